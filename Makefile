@@ -1,0 +1,55 @@
+# Everything a newcomer needs, from a fresh machine with Python 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install -q -c constraints.txt
+TEST_STATE := $(CURDIR)/.test-sandbox
+
+.PHONY: demo test unit functional bench docs lint stop clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# One stamp per dependency set: re-run only when its inputs change.
+$(VENV)/.installed: $(BIN)/python setup.cfg requirements.txt constraints.txt
+	$(PIP) -e '.[sandbox]'
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed test-requirements.txt doc/requirements.txt
+	$(PIP) -r test-requirements.txt -r doc/requirements.txt
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/gpu-sandbox start
+	@echo
+	@echo '$$ openstack gpu device list'
+	@. ./$(BIN)/activate && eval "$$(gpu-sandbox env)" && openstack gpu device list
+	@echo
+	@echo 'The sandbox keeps running. Try it:'
+	@echo '  . $(BIN)/activate && eval "$$(gpu-sandbox env)"'
+	@echo '  openstack gpu device list --long; openstack gpu device summary'
+	@echo '  gpu-sandbox stop      # when done'
+
+# All tests: unit tests, then functional tests against one sandbox started
+# for the run (its own state dir, so a demo sandbox is left alone).
+test: $(VENV)/.installed-test
+	$(BIN)/stestr --test-path tests/unit run
+	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) start
+	GPU_SANDBOX_STATE_DIR=$(TEST_STATE) $(BIN)/stestr --test-path tests/functional run --concurrency 1; \
+	  rc=$$?; $(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop; exit $$rc
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python tools/bench.py
+
+docs: $(VENV)/.installed-test
+	$(BIN)/sphinx-build -W -b html doc/source doc/build/html
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check gpuclient tests tools
+
+stop:
+	-$(BIN)/gpu-sandbox stop
+
+clean: stop
+	rm -rf $(VENV) $(TEST_STATE) doc/build .stestr

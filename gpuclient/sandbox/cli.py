@@ -1,0 +1,277 @@
+"""gpu-sandbox: start, stop and use the local GPU cloud.
+
+``start`` runs two detached processes (Keystone; Placement + Nova) and
+returns once every service answers and every simulated GPU is in Placement.
+Keystone's database stays in the state dir and is reused by the next start;
+Nova and Placement start empty each time.
+"""
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from gpuclient.sandbox import client
+from gpuclient.sandbox import fleet as fleet_mod
+
+START_TIMEOUT = 180
+
+
+class StartError(Exception):
+    pass
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (OSError, TypeError):
+        return False
+    try:  # a zombie child of ours is not alive
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
+
+
+def _free_port(preferred=None) -> int:
+    for port in ([preferred] if preferred else []) + [0]:
+        with socket.socket() as s:
+            try:
+                s.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+
+
+def _tail(path, lines=20) -> str:
+    try:
+        with open(path, errors='replace') as f:
+            return ''.join(f.readlines()[-lines:])
+    except OSError:
+        return '(no log)'
+
+
+def _spawn(state, name, module, args, env):
+    log = open(state.log(name), 'ab')
+    return subprocess.Popen(
+        [sys.executable, '-m', module] + args, stdout=log, stderr=log,
+        stdin=subprocess.DEVNULL, env=env, start_new_session=True).pid
+
+
+def _wait_for(check, pid, name, state, deadline):
+    """Poll `check` until it is true; fail fast if the process died."""
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            raise StartError('%s exited during start; last lines of %s:\n%s'
+                             % (name, state.log(name), _tail(state.log(name))))
+        try:
+            if check():
+                return
+        except Exception:
+            pass
+        time.sleep(0.25)
+    raise StartError('%s did not answer within %ds; last lines of %s:\n%s'
+                     % (name, START_TIMEOUT, state.log(name),
+                        _tail(state.log(name))))
+
+
+def _running(data) -> bool:
+    return bool(data.get('pids')) and all(
+        _alive(p) for p in data['pids'].values())
+
+
+def start(args) -> int:
+    state = client.State(args.state_dir)
+    data = state.read()
+    if _running(data):
+        print('gpu-sandbox already running in %s' % state.dir)
+        return 0
+    if data.get('pids'):
+        stop(args, quiet=True)
+    fleet_file = os.path.abspath(args.fleet or fleet_mod.DEFAULT_FLEET)
+    fleet = fleet_mod.load(fleet_file)
+    started = time.monotonic()
+    os.makedirs(os.path.join(state.dir, 'logs'), exist_ok=True)
+    shutil.copyfile(fleet_file, os.path.join(state.dir, 'fleet.yaml'))
+    for name in ('keystone', 'cloud'):
+        open(state.log(name), 'w').close()
+    old_ports = data.get('ports', {})
+    data.update(
+        admin_password=data.get('admin_password') or secrets.token_hex(12),
+        member_password=data.get('member_password') or secrets.token_hex(12),
+        ports={name: _free_port(old_ports.get(name))
+               for name in ('keystone', 'nova', 'placement', 'control')},
+        hosts=[h.name for h in fleet.hosts])
+    urls = client.urls(data['ports'])
+    env = dict(os.environ, GPU_SANDBOX_ADMIN_PASSWORD=data['admin_password'])
+    # Keystone bootstraps while Nova starts: neither needs the other until
+    # the first authenticated request.
+    data['pids'] = {
+        'keystone': _spawn(state, 'keystone', 'gpuclient.sandbox.identity',
+                           ['--state-dir', state.dir,
+                            '--port', str(data['ports']['keystone'])], env),
+        'cloud': _spawn(state, 'cloud', 'gpuclient.sandbox.cloud', [
+            '--fleet', fleet_file, '--keystone-url', urls['identity'],
+            '--nova-port', str(data['ports']['nova']),
+            '--placement-port', str(data['ports']['placement']),
+            '--control-port', str(data['ports']['control']),
+            '--log-file', state.log('cloud')], env)}
+    state.write(data)
+    import requests
+
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        _wait_for(lambda: requests.get(urls['identity'], timeout=2).ok,
+                  data['pids']['keystone'], 'keystone', state, deadline)
+        client.sync_identity(data)
+        with open(state.clouds_yaml, 'w') as f:
+            f.write(client.clouds_yaml(data))
+        _wait_for(lambda: requests.get(urls['control'] + '/ready',
+                                       timeout=2).ok,
+                  data['pids']['cloud'], 'cloud', state, deadline)
+        found = _gpu_providers_seen_through_keystone(data, fleet)
+    except Exception as e:
+        stop(args, quiet=True)
+        print('gpu-sandbox start failed: %s' % e, file=sys.stderr)
+        return 1
+    print('gpu-sandbox ready in %.1fs: %d hosts, %d GPU providers in '
+          'Placement' % (time.monotonic() - started, len(fleet.hosts), found))
+    print('  keystone   %s\n  nova       %s\n  placement  %s' % (
+        urls['identity'], urls['compute'], urls['placement']))
+    print('Use it:  eval "$(gpu-sandbox env%s)"' % (
+        ' --state-dir %s' % state.dir if args.state_dir else ''))
+    return 0
+
+
+def _gpu_providers_seen_through_keystone(data, fleet) -> int:
+    """Prove the whole path: a Keystone token, then Placement behind it."""
+    sess = client.session(data)
+    providers = sess.get(
+        client.urls(data['ports'])['placement'] + '/resource_providers',
+        microversion='1.14', microversion_service_type='placement',
+    ).json()['resource_providers']
+    expected = fleet.expected_providers()
+    missing = set(expected) - {p['name'] for p in providers}
+    if missing:
+        raise StartError('Placement does not show %s' % ', '.join(
+            sorted(missing)))
+    return len(expected)
+
+
+def stop(args, quiet=False) -> int:
+    state = client.State(args.state_dir)
+    data = state.read()
+    pids = data.get('pids') or {}
+    for pid in pids.values():
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in pids.values():
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if data:
+        data.pop('pids', None)
+        state.write(data)
+    if not quiet:
+        print('gpu-sandbox stopped' if pids else 'gpu-sandbox was not running')
+    return 0
+
+
+def status(args) -> int:
+    state = client.State(args.state_dir)
+    data = state.read()
+    if not data.get('pids'):
+        print('gpu-sandbox is not running (state dir %s)' % state.dir)
+        return 1
+    urls = client.urls(data['ports'])
+    print('state dir  %s' % state.dir)
+    for name, url in (('keystone', urls['identity']),
+                      ('cloud', urls['compute'] + ' ' + urls['placement'])):
+        pid = data['pids'].get(name)
+        print('%-9s  pid %-7s %-8s %s' % (
+            name, pid, 'running' if _alive(pid) else 'DEAD', url))
+    print('hosts      %s' % ' '.join(data.get('hosts', [])))
+    return 0 if _running(data) else 1
+
+
+def env(args) -> int:
+    state = client.State(args.state_dir)
+    print('export OS_CLIENT_CONFIG_FILE=%s' % state.clouds_yaml)
+    print('export OS_CLOUD=%s' % client.ADMIN_CLOUD)
+    print('export GPU_SANDBOX_STATE_DIR=%s' % state.dir)
+    return 0
+
+
+def boot(args) -> int:
+    sandbox = client.Sandbox(args.state_dir)
+    server = sandbox.boot(args.name, args.flavor, cloud=args.cloud)
+    if args.wait:
+        server = sandbox.wait(server['id'], cloud=args.cloud)
+    result = {'id': server['id'], 'name': args.name,
+              'status': server.get('status', 'BUILD')}
+    if server.get('fault'):
+        result['fault'] = server['fault'].get('message')
+    print(json.dumps(result))
+    return 1 if result['status'] == 'ERROR' else 0
+
+
+def periodic(args) -> int:
+    seconds = client.Sandbox(args.state_dir).periodic()
+    print('periodic update ran on every compute in %.2fs' % seconds)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog='gpu-sandbox', description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--state-dir', help='default: $GPU_SANDBOX_STATE_DIR '
+                        'or ~/.local/state/gpu-sandbox')
+    sub = parser.add_subparsers(dest='command', required=True)
+    p = sub.add_parser('start', help='start the sandbox cloud')
+    p.add_argument('--fleet', help='fleet YAML file (default: the built-in '
+                   'fleet of 5 GPU hosts)')
+    p.set_defaults(func=start)
+    sub.add_parser('stop', help='stop every sandbox process').set_defaults(
+        func=stop)
+    sub.add_parser('status', help='what runs where').set_defaults(func=status)
+    sub.add_parser('env', help='shell exports for the stock openstack CLI'
+                   ).set_defaults(func=env)
+    p = sub.add_parser('boot', help='boot a server (the sandbox has no image '
+                       'service, so "openstack server create" cannot)')
+    p.add_argument('name')
+    p.add_argument('--flavor', required=True, help='flavor name or ID')
+    p.add_argument('--wait', action='store_true',
+                   help='wait until the server is ACTIVE or ERROR')
+    p.add_argument('--cloud', default=client.ADMIN_CLOUD,
+                   choices=[client.ADMIN_CLOUD, client.MEMBER_CLOUD])
+    p.set_defaults(func=boot)
+    sub.add_parser('periodic', help="run the computes' periodic resource "
+                   'update now').set_defaults(func=periodic)
+    # the sub-parsers take --state-dir after the command too
+    for p in sub.choices.values():
+        p.add_argument('--state-dir', default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (client.SandboxError, fleet_mod.FleetError, StartError) as e:
+        print('gpu-sandbox: %s' % e, file=sys.stderr)
+        return 1
+    except Exception as e:  # an HTTP error from a service, say
+        print('gpu-sandbox %s failed: %s' % (args.command, e), file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

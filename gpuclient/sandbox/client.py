@@ -1,0 +1,214 @@
+"""Talking to a running sandbox: its recorded state, Keystone sessions for
+its two clouds, and the operations stock OSC cannot do here (booting a
+server with no image service, running the computes' periodic update)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+ADMIN_CLOUD = 'gpu-sandbox'
+MEMBER_CLOUD = 'gpu-sandbox-member'
+MEMBER = {'project': 'gpu-tenant', 'user': 'gpu-member'}
+# The image Nova's fake Glance serves; the sandbox has no image service.
+IMAGE = '155d900f-4e14-4e4c-a73d-069cbf4541e6'
+BOOT_MICROVERSION = '2.86'
+
+
+class SandboxError(Exception):
+    pass
+
+
+def default_state_dir() -> str:
+    base = os.environ.get('XDG_STATE_HOME') or os.path.expanduser(
+        '~/.local/state')
+    return os.environ.get('GPU_SANDBOX_STATE_DIR') or os.path.join(
+        base, 'gpu-sandbox')
+
+
+class State:
+    """sandbox.json in the state dir: ports, pids and the admin password."""
+
+    def __init__(self, state_dir: str | None = None):
+        self.dir = os.path.abspath(state_dir or default_state_dir())
+        self.path = os.path.join(self.dir, 'sandbox.json')
+        self.clouds_yaml = os.path.join(self.dir, 'clouds.yaml')
+
+    def read(self) -> dict:
+        try:
+            with open(self.path) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {}
+
+    def write(self, data: dict) -> None:
+        os.makedirs(self.dir, exist_ok=True)
+        tmp = self.path + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(data, f, indent=2)
+        os.replace(tmp, self.path)
+
+    def log(self, name: str) -> str:
+        return os.path.join(self.dir, 'logs', name + '.log')
+
+
+def urls(ports: dict) -> dict:
+    return {'identity': 'http://127.0.0.1:%d/v3' % ports['keystone'],
+            'compute': 'http://127.0.0.1:%d/v2.1' % ports['nova'],
+            'placement': 'http://127.0.0.1:%d' % ports['placement'],
+            'control': 'http://127.0.0.1:%d' % ports['control']}
+
+
+def clouds_yaml(data: dict) -> str:
+    auth_url = urls(data['ports'])['identity']
+    clouds = {}
+    for cloud, user, project, password in (
+            (ADMIN_CLOUD, 'admin', 'admin', data['admin_password']),
+            (MEMBER_CLOUD, MEMBER['user'], MEMBER['project'],
+             data['member_password'])):
+        clouds[cloud] = {
+            'auth': {'auth_url': auth_url, 'username': user,
+                     'password': password, 'project_name': project,
+                     'user_domain_name': 'Default',
+                     'project_domain_name': 'Default'},
+            'region_name': 'RegionOne', 'identity_api_version': 3}
+    import yaml
+
+    return yaml.safe_dump({'clouds': clouds}, default_flow_style=False)
+
+
+def session(data: dict, cloud: str = ADMIN_CLOUD):
+    from keystoneauth1 import session as ks_session
+    from keystoneauth1.identity import v3
+
+    if cloud == ADMIN_CLOUD:
+        user, project, password = 'admin', 'admin', data['admin_password']
+    else:
+        user, project = MEMBER['user'], MEMBER['project']
+        password = data['member_password']
+    auth = v3.Password(auth_url=urls(data['ports'])['identity'],
+                       username=user, password=password, project_name=project,
+                       user_domain_name='Default',
+                       project_domain_name='Default')
+    return ks_session.Session(auth=auth)
+
+
+def _ensure(sess, collection, key, match, body):
+    """Find one Keystone record by `match` or create it from `body`."""
+    found = sess.get('/%s' % collection, params=match,
+                     endpoint_filter={'service_type': 'identity'}).json()
+    if found[collection]:
+        return found[collection][0]
+    return sess.post('/%s' % collection, json={key: body},
+                     endpoint_filter={'service_type': 'identity'}).json()[key]
+
+
+def sync_identity(data: dict) -> None:
+    """Catalog entries for this start's ports, and the member's account.
+
+    Idempotent: Keystone's database outlives restarts, ports may not.
+    """
+    sess = session(data)
+    ident = {'service_type': 'identity', 'interface': 'public'}
+    service_urls = urls(data['ports'])
+    for stype, name in (('identity', 'keystone'), ('compute', 'nova'),
+                        ('placement', 'placement')):
+        service = _ensure(sess, 'services', 'service', {'type': stype},
+                          {'type': stype, 'name': name, 'enabled': True})
+        endpoints = sess.get('/endpoints', params={'service_id': service['id']},
+                             endpoint_filter=ident).json()['endpoints']
+        have = {e['interface']: e for e in endpoints}
+        for interface in ('public', 'internal', 'admin'):
+            endpoint = have.get(interface)
+            if endpoint is None:
+                sess.post('/endpoints', endpoint_filter=ident, json={
+                    'endpoint': {'service_id': service['id'],
+                                 'interface': interface,
+                                 'url': service_urls[stype],
+                                 'region_id': 'RegionOne'}})
+            elif endpoint['url'] != service_urls[stype]:
+                sess.patch('/endpoints/%s' % endpoint['id'],
+                           endpoint_filter=ident,
+                           json={'endpoint': {'url': service_urls[stype]}})
+    project = _ensure(sess, 'projects', 'project', {'name': MEMBER['project']},
+                      {'name': MEMBER['project'], 'domain_id': 'default'})
+    user = _ensure(sess, 'users', 'user', {'name': MEMBER['user']},
+                   {'name': MEMBER['user'], 'domain_id': 'default',
+                    'password': data['member_password']})
+    role = _ensure(sess, 'roles', 'role', {'name': 'member'},
+                   {'name': 'member'})
+    sess.put('/projects/%s/users/%s/roles/%s' % (
+        project['id'], user['id'], role['id']), endpoint_filter=ident)
+
+
+class Sandbox:
+    """A running sandbox, for the CLI's boot/periodic and for tests."""
+
+    def __init__(self, state_dir: str | None = None):
+        self.state = State(state_dir)
+        self.data = self.state.read()
+        if not self.data.get('ports'):
+            raise SandboxError('no sandbox in %s: run "gpu-sandbox start"'
+                               % self.state.dir)
+        self.urls = urls(self.data['ports'])
+        self._sessions = {}
+
+    def session(self, cloud: str = ADMIN_CLOUD):
+        if cloud not in self._sessions:
+            self._sessions[cloud] = session(self.data, cloud)
+        return self._sessions[cloud]
+
+    def compute(self, method, path, cloud=ADMIN_CLOUD, **kwargs):
+        return self.session(cloud).request(
+            self.urls['compute'] + path, method,
+            microversion=BOOT_MICROVERSION,
+            microversion_service_type='compute', **kwargs)
+
+    def periodic(self) -> float:
+        """Run every compute's update_available_resource now."""
+        import requests
+
+        r = requests.post(self.urls['control'] + '/periodic', timeout=300)
+        r.raise_for_status()
+        return r.json()['seconds']
+
+    def flavor_id(self, flavor: str, cloud=ADMIN_CLOUD) -> str:
+        flavors = self.compute('GET', '/flavors?is_public=None',
+                               cloud=cloud).json()['flavors']
+        for f in flavors:
+            if flavor in (f['id'], f['name']):
+                return f['id']
+        raise SandboxError('no flavor %r' % flavor)
+
+    def boot(self, name: str, flavor: str, cloud=ADMIN_CLOUD) -> dict:
+        body = {'server': {'name': name, 'flavorRef': self.flavor_id(flavor),
+                           'imageRef': IMAGE, 'networks': 'none'}}
+        return self.compute('POST', '/servers', json=body,
+                            cloud=cloud).json()['server']
+
+    def wait(self, server_id: str, timeout: float = 120,
+             cloud=ADMIN_CLOUD) -> dict:
+        """Wait until the server leaves BUILD; return its final record."""
+        deadline = time.monotonic() + timeout
+        while True:
+            server = self.compute('GET', '/servers/%s' % server_id,
+                                  cloud=cloud).json()['server']
+            if server['status'] != 'BUILD' or time.monotonic() > deadline:
+                return server
+            time.sleep(0.3)
+
+    def delete(self, server_id: str, timeout: float = 120,
+               cloud=ADMIN_CLOUD) -> None:
+        """Delete a server and wait until Nova no longer knows it."""
+        from keystoneauth1 import exceptions
+
+        deadline = time.monotonic() + timeout
+        try:
+            self.compute('DELETE', '/servers/%s' % server_id, cloud=cloud)
+            while time.monotonic() < deadline:
+                self.compute('GET', '/servers/%s' % server_id, cloud=cloud)
+                time.sleep(0.3)
+        except exceptions.NotFound:
+            return
+        raise SandboxError('server %s still exists after %ds'
+                           % (server_id, timeout))

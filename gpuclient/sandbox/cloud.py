@@ -1,0 +1,214 @@
+"""The sandbox's second process: real Placement and real Nova (API,
+conductor, scheduler, one compute per fleet host) in one process, over
+Nova's in-process RPC and SQLite, with the fleet's simulated GPUs.
+
+Nova's functional-test base class does the wiring (databases, cells, RPC,
+fake Glance/Neutron/Cinder); this module runs its setUp as a long-lived
+service, puts real Keystone token validation in front of Placement and Nova,
+and serves them over HTTP on 127.0.0.1. A small control endpoint lets
+``gpu-sandbox`` ask for readiness and run the computes' periodic update.
+"""
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+
+# Nova 34 runs its services on native threads; its test package still
+# defaults to eventlet.
+os.environ.setdefault('OS_NOVA_DISABLE_EVENTLET_PATCHING', '1')
+os.environ.setdefault('OS_TEST_TIMEOUT', '0')
+
+from nova.tests.functional import integrated_helpers  # noqa: E402  (first)
+from nova.api import auth as nova_auth  # noqa: E402
+from nova.api import wsgi as nova_wsgi  # noqa: E402
+from nova import context as nova_context  # noqa: E402
+from placement import deploy as placement_deploy  # noqa: E402
+
+from gpuclient.sandbox import fleet as fleet_mod  # noqa: E402
+from gpuclient.sandbox import hardware  # noqa: E402
+from gpuclient.sandbox import httpd  # noqa: E402
+
+LOG = logging.getLogger('gpu-sandbox')
+PERIODIC_SECONDS = 60  # Nova's default update_resources_interval
+
+
+class Cloud(integrated_helpers._IntegratedTestBase):
+    CAST_AS_CALL = False   # RPC casts stay asynchronous, as in production
+    ADMIN_API = True
+    microversion = 'latest'
+    fleet: fleet_mod.Fleet = None
+
+    def setUp(self):
+        self.flags(compute_driver=hardware.COMPUTE_DRIVER)
+        # The wheel installs api-paste.ini under <venv>/etc/nova.
+        self.flags(group='wsgi', api_paste_config=os.path.join(
+            sys.prefix, 'etc', 'nova', 'api-paste.ini'))
+        self.flags(group='pci', alias=self.fleet.alias_config(),
+                   report_in_placement=True)
+        self.flags(group='filter_scheduler', pci_in_placement=True,
+                   enabled_filters=['ComputeFilter', 'ComputeCapabilitiesFilter',
+                                    'ImagePropertiesFilter',
+                                    'PciPassthroughFilter'])
+        super().setUp()
+
+    def _setup_compute_service(self):
+        first = None
+        for host in self.fleet.hosts:
+            # Each compute's PCI tracker reads [pci] device_spec when it
+            # starts, so every host gets its own.
+            self.flags(group='pci', device_spec=host.device_spec())
+            compute = self._start_compute(host.name)
+            first = first or compute
+        return first
+
+    def runTest(self):  # unittest wants a test method to build the case
+        pass
+
+
+def keystone_fronted_apps(cloud, keystone_url, password):
+    """Placement and Nova WSGI apps that validate real Keystone tokens."""
+    from keystoneauth1 import loading as ks_loading
+    from keystonemiddleware import auth_token
+    from keystonemiddleware.auth_token import _opts as auth_token_opts
+    from oslo_config import cfg
+    from placement import conf as placement_conf
+
+    authtoken = dict(
+        auth_url=keystone_url, www_authenticate_uri=keystone_url,
+        auth_type='password', username='admin', password=password,
+        project_name='admin', user_domain_name='Default',
+        project_domain_name='Default', region_name='RegionOne',
+        service_token_roles_required='false')
+
+    # A second Placement app on the fixture's database, with
+    # auth_strategy=keystone instead of the fixture's noauth2.
+    conf = cfg.ConfigOpts()
+    placement_conf.register_opts(conf)
+    conf.set_default(
+        'connection',
+        cloud.placement_fixture.conf_fixture.conf.placement_database.connection,
+        group='placement_database')
+    conf([], default_config_files=[])
+    conf.set_override('auth_strategy', 'keystone', group='api')
+    conf.register_opts(auth_token_opts._OPTS, group='keystone_authtoken')
+    ks_loading.register_auth_conf_options(conf, 'keystone_authtoken')
+    conf.register_opts(ks_loading.get_auth_plugin_conf_options('password'),
+                       group='keystone_authtoken')
+    for key, value in authtoken.items():
+        conf.set_override(key, value, group='keystone_authtoken')
+    placement_app = placement_deploy.loadapp(conf)
+
+    # Nova's test fixtures stub the paste pipeline's auth_token filter and
+    # the context builder: restore the context builder and put the real
+    # middleware in front of the whole API.
+    nova_auth.NovaKeystoneContext._create_context = staticmethod(
+        lambda env, **kw: nova_context.RequestContext.from_environ(env, **kw))
+    nova_app = auth_token.AuthProtocol(
+        nova_wsgi.Loader().load_app('osapi_compute'),
+        dict(authtoken, delay_auth_decision='true'))
+    return placement_app, nova_app
+
+
+def missing_providers(cloud, expected):
+    """Expected GPU providers that Placement does not show (yet)."""
+    found = {}
+    for rp in cloud.placement.get(
+            '/resource_providers', version='1.14').body['resource_providers']:
+        if rp['name'] in expected:
+            inv = cloud.placement.get(
+                '/resource_providers/%s/inventories' % rp['uuid'],
+                version='1.14').body['inventories']
+            found[rp['name']] = sorted(inv)
+    return sorted(name for name, rc in expected.items()
+                  if found.get(name) != [rc])
+
+
+class Control:
+    """Readiness and the periodic update, for ``gpu-sandbox``."""
+
+    def __init__(self, cloud, hosts):
+        self.cloud = cloud
+        self.hosts = hosts
+        self.lock = threading.Lock()
+
+    def periodic(self):
+        with self.lock:
+            self.cloud._run_periodics()
+            # Nova's log fixture keeps every record in memory.
+            self.cloud.stdlog.delete_stored_logs()
+
+    def __call__(self, environ, start_response):
+        path, method = environ.get('PATH_INFO'), environ['REQUEST_METHOD']
+        if (method, path) == ('GET', '/ready'):
+            body = {'ready': True, 'hosts': self.hosts}
+        elif (method, path) == ('POST', '/periodic'):
+            started = time.monotonic()
+            self.periodic()
+            body = {'seconds': round(time.monotonic() - started, 3)}
+        else:
+            start_response('404 Not Found', [('Content-Type', 'text/plain')])
+            return [b'not found']
+        start_response('200 OK', [('Content-Type', 'application/json')])
+        return [json.dumps(body).encode()]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='gpuclient.sandbox.cloud')
+    parser.add_argument('--fleet', required=True)
+    parser.add_argument('--keystone-url', required=True)
+    parser.add_argument('--nova-port', type=int, required=True)
+    parser.add_argument('--placement-port', type=int, required=True)
+    parser.add_argument('--control-port', type=int, required=True)
+    parser.add_argument('--log-file', required=True)
+    args = parser.parse_args(argv)
+    password = os.environ['GPU_SANDBOX_ADMIN_PASSWORD']
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+
+    fleet = fleet_mod.load(args.fleet)
+    hardware.FLEET = Cloud.fleet = fleet
+    cloud = Cloud()
+    cloud.setUp()
+    # Nova's log fixture captured logging; also write to the state dir.
+    handler = logging.FileHandler(args.log_file)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter(
+        '%(asctime)s %(levelname)s [%(name)s] %(message)s'))
+    logging.getLogger().addHandler(handler)
+
+    control = Control(cloud, [h.name for h in fleet.hosts])
+    expected = fleet.expected_providers()
+    for _ in range(5):
+        missing = missing_providers(cloud, expected)
+        if not missing:
+            break
+        control.periodic()
+    else:
+        raise RuntimeError('Nova did not report these GPUs to Placement: %s'
+                           % ', '.join(missing))
+
+    placement_app, nova_app = keystone_fronted_apps(
+        cloud, args.keystone_url, password)
+    httpd.serve(placement_app, args.placement_port, 'placement')
+    httpd.serve(nova_app, args.nova_port, 'nova')
+    httpd.serve(control, args.control_port, 'control')
+    LOG.info('sandbox cloud ready: %d hosts, %d GPU providers',
+             len(fleet.hosts), len(expected))
+    while True:
+        time.sleep(PERIODIC_SECONDS)
+        control.periodic()
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except BaseException:
+        # Nova's fixtures swap sys.stderr, and its service threads are not
+        # daemons: report on the real stderr and exit hard.
+        traceback.print_exc(file=sys.__stderr__)
+        sys.__stderr__.flush()
+        os._exit(1)
