@@ -38,9 +38,9 @@ class PciDevice:
     traits: tuple[str, ...] = ()
 
     def device_spec(self) -> dict:
-        """The [pci] device_spec entry that admits exactly this device."""
-        spec = {'address': self.address, 'vendor_id': self.vendor_id,
-                'product_id': self.product_id}
+        """The [pci] device_spec entry for this device's product, as
+        operators write it (by vendor and product, not by address)."""
+        spec = {'vendor_id': self.vendor_id, 'product_id': self.product_id}
         if self.one_time_use:
             spec['one_time_use'] = 'true'
         if self.live_migratable:
@@ -79,7 +79,12 @@ class Host:
     vgpu: VgpuHost | None = None
 
     def device_spec(self) -> list[str]:
-        return [json.dumps(d.device_spec()) for d in self.pci]
+        specs = []
+        for d in self.pci:
+            spec = json.dumps(d.device_spec(), sort_keys=True)
+            if spec not in specs:
+                specs.append(spec)
+        return specs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,6 +192,14 @@ def parse(data: dict) -> Fleet:
                     for i, d in enumerate(raw.get('pci') or ()))
         if len({d.address for d in pci}) != len(pci):
             raise FleetError('%s: a PCI address is listed twice' % name)
+        specs = {}
+        for d in pci:
+            if specs.setdefault((d.vendor_id, d.product_id),
+                                d.device_spec()) != d.device_spec():
+                raise FleetError(
+                    '%s: devices %s:%s must share their device_spec options '
+                    '(Nova matches them by vendor and product)'
+                    % (name, d.vendor_id, d.product_id))
         vgpu = _vgpu(raw['vgpu'], '%s vgpu' % name) if raw.get('vgpu') else None
         hosts.append(Host(name=str(name), pci=pci, vgpu=vgpu))
     aliases = tuple(dict(a) for a in data.get('aliases') or ())

@@ -57,6 +57,7 @@ def main(argv=None):
               os.environ['GPU_SANDBOX_ADMIN_PASSWORD'])
     os.environ['OS_KEYSTONE_CONFIG_FILES'] = conf
     from keystone.server import wsgi
+    sys.argv[1:] = []  # keystone parses the command line as its own config
     app = wsgi.initialize_public_application()
     print('keystone serving on 127.0.0.1:%d' % args.port, flush=True)
     httpd.serve(app, args.port, 'keystone', background=False)
