@@ -52,10 +52,11 @@ def _error_detail(response) -> tuple[str, str | None]:
     if errors:  # Placement
         detail = errors[0].get('detail') or errors[0].get('title', '')
         # Placement prefixes its detail with the status line and a blank line.
-        return detail.split('\n\n')[-1].strip(), errors[0].get('code')
+        detail = detail.split('\n\n')[-1].strip().rstrip('.')
+        return detail, errors[0].get('code')
     for value in body.values():  # Nova: {"badRequest": {"message": ...}}
         if isinstance(value, dict) and 'message' in value:
-            return value['message'], None
+            return value['message'].rstrip('.'), None
     return str(body)[:200], None
 
 

@@ -8,6 +8,8 @@ from gpuclient import http
 
 PCI_DEVICE_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
 ONE_TIME_USE_TRAIT = 'HW_PCI_ONE_TIME_USE'
+# Writes retried on a stale provider generation before giving up.
+WRITE_ATTEMPTS = 5
 
 
 @dataclasses.dataclass
@@ -66,6 +68,30 @@ class Placement:
         return self.service.request(
             'PUT', '/resource_providers/%s/inventories/%s'
             % (uuid, resource_class), '1.26', json=body)
+
+    def read_modify_write(self, read, change, write):
+        """Write a provider record on the generation it was read at.
+
+        read() returns a body with resource_provider_generation; change(body)
+        returns the new value, or None for "nothing to write"; write(
+        generation, value) sends it. A 409 for a stale generation (someone
+        else wrote in between) is re-read and re-applied, a bounded number
+        of times, so nothing another writer wrote is lost; any other error
+        is raised. Returns (body read last, write response or None).
+        """
+        for _ in range(WRITE_ATTEMPTS):
+            body = read()
+            value = change(body)
+            if value is None:
+                return body, None
+            try:
+                return body, write(body['resource_provider_generation'], value)
+            except http.Conflict as e:
+                if not e.stale_generation:
+                    raise
+        raise http.Conflict(
+            'Placement: the provider kept changing under %d attempts to write '
+            'it; try again' % WRITE_ATTEMPTS, 409, 'placement.concurrent_update')
 
     # -- traits and consumers ----------------------------------------------
     def trait_exists(self, name: str) -> bool:

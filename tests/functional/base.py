@@ -1,0 +1,136 @@
+"""Functional tests: the real ``openstack`` shell, in-process, against the
+sandbox cloud (real Keystone, Placement and Nova with simulated GPUs).
+
+``make test`` starts one sandbox for the whole run and names its state dir
+in GPU_SANDBOX_STATE_DIR. Tests share it and run one at a time, so each
+test puts back what it changes (servers, flavors, reserved devices).
+"""
+import io
+import json
+import os
+import uuid
+
+import fixtures
+import testtools
+
+from gpuclient.sandbox import client
+
+
+class SandboxTestCase(testtools.TestCase):
+    _sandbox = None
+
+    @classmethod
+    def sandbox(cls) -> client.Sandbox:
+        if SandboxTestCase._sandbox is None:
+            SandboxTestCase._sandbox = client.Sandbox(
+                os.environ.get('GPU_SANDBOX_STATE_DIR'))
+        return SandboxTestCase._sandbox
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.EnvironmentVariable(
+            'OS_CLIENT_CONFIG_FILE', self.sandbox().state.clouds_yaml))
+        for name in ('OS_CLOUD', 'OS_AUTH_URL', 'OS_TOKEN', 'OS_AUTH_TYPE'):
+            self.useFixture(fixtures.EnvironmentVariable(name))
+
+    # -- the shell -----------------------------------------------------------
+    def run_openstack(self, *args, cloud=client.ADMIN_CLOUD):
+        """(exit code, stdout, stderr) of one in-process ``openstack`` run."""
+        from openstackclient import shell
+        from osc_lib import clientmanager
+
+        # OSC caches plugin clients on the ClientManager class, i.e. for the
+        # whole process: a run must not reuse the previous run's credentials.
+        for attr in vars(clientmanager.ClientManager).values():
+            if isinstance(attr, clientmanager.ClientCache):
+                attr._handle = None
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with fixtures.MonkeyPatch('sys.stdout', stdout), \
+                fixtures.MonkeyPatch('sys.stderr', stderr):
+            code = shell.main(['--os-cloud', cloud] + [str(a) for a in args])
+        return code, stdout.getvalue(), stderr.getvalue()
+
+    def gpu(self, *args, cloud=client.ADMIN_CLOUD):
+        """Parsed ``-f json`` output of ``openstack gpu ...``; fails the
+        test on a non-zero exit."""
+        code, out, err = self.run_openstack('gpu', *args, '-f', 'json',
+                                            cloud=cloud)
+        self.assertEqual(0, code, 'openstack gpu %s failed: %s'
+                         % (' '.join(map(str, args)), err))
+        return json.loads(out)
+
+    def gpu_fails(self, *args, cloud=client.ADMIN_CLOUD):
+        """The error of an ``openstack gpu ...`` that must fail: exit 1 and
+        one line on stderr, no traceback. Returns that line."""
+        code, out, err = self.run_openstack('gpu', *args, cloud=cloud)
+        self.assertEqual(1, code, 'expected exit 1, got %s: %s%s'
+                         % (code, out, err))
+        self.assertNotIn('Traceback', err)
+        lines = [line for line in err.splitlines() if line.strip()]
+        self.assertEqual(1, len(lines), 'expected one error line: %r' % err)
+        return lines[0]
+
+    # -- the cloud, directly ------------------------------------------------
+    def placement(self, method, path, microversion='1.39', **kwargs):
+        sandbox = self.sandbox()
+        response = sandbox.session().request(
+            sandbox.urls['placement'] + path, method,
+            microversion=microversion, microversion_service_type='placement',
+            raise_exc=False, **kwargs)
+        self.assertLess(response.status_code, 400, response.text)
+        return response.json() if response.content else None
+
+    def provider(self, name):
+        found = self.placement('GET', '/resource_providers',
+                               params={'name': name})['resource_providers']
+        self.assertEqual(1, len(found), 'no provider %s' % name)
+        return found[0]
+
+    def inventory(self, provider_name, resource_class):
+        uuid_ = self.provider(provider_name)['uuid']
+        return self.placement('GET', '/resource_providers/%s/inventories'
+                              % uuid_)['inventories'][resource_class]
+
+    def set_reserved(self, provider_name, resource_class, reserved):
+        """Put a device's reserved value back (test clean-up)."""
+        uuid_ = self.provider(provider_name)['uuid']
+        body = self.placement('GET', '/resource_providers/%s/inventories/%s'
+                              % (uuid_, resource_class))
+        body['reserved'] = reserved
+        self.placement('PUT', '/resource_providers/%s/inventories/%s'
+                       % (uuid_, resource_class), json=body)
+
+    def create_flavor(self, extra_specs, vcpus=1, ram=512, disk=1):
+        """A flavor through Nova's API, deleted at the end of the test."""
+        sandbox = self.sandbox()
+        name = 'test-%s' % uuid.uuid4().hex[:8]
+        flavor = sandbox.compute('POST', '/flavors', json={'flavor': {
+            'name': name, 'vcpus': vcpus, 'ram': ram, 'disk': disk}}
+        ).json()['flavor']
+        self.addCleanup(sandbox.compute, 'DELETE', '/flavors/%s'
+                        % flavor['id'])
+        if extra_specs:
+            sandbox.compute('POST', '/flavors/%s/os-extra_specs'
+                            % flavor['id'], json={'extra_specs': extra_specs})
+        return name
+
+    def boot(self, flavor, status='ACTIVE', cloud=client.ADMIN_CLOUD):
+        """Boot a server, wait for it, delete it at the end of the test."""
+        sandbox = self.sandbox()
+        server = sandbox.boot('test-%s' % uuid.uuid4().hex[:8], flavor,
+                              cloud=cloud)
+        self.addCleanup(self.delete_server, server['id'], cloud)
+        server = sandbox.wait(server['id'], cloud=cloud)
+        self.assertEqual(status, server['status'], server.get('fault'))
+        return server
+
+    def delete_server(self, server_id, cloud=client.ADMIN_CLOUD):
+        self.sandbox().delete(server_id, cloud=cloud)
+
+    def allocations(self, server_id):
+        """{provider name: resources} that Placement holds for a server."""
+        allocs = self.placement('GET', '/allocations/%s' % server_id)
+        names = {p['uuid']: p['name'] for p in self.placement(
+            'GET', '/resource_providers')['resource_providers']}
+        return {names[rp]: a['resources']
+                for rp, a in allocs['allocations'].items()}
