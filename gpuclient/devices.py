@@ -14,7 +14,7 @@ import re
 PASSTHROUGH = 'passthrough'
 VGPU = 'vgpu'
 KINDS = (PASSTHROUGH, VGPU)
-STATES = ('free', 'in-use', 'partly used', 'reserved')
+STATES = ('free', 'in-use', 'partly-used', 'reserved')
 
 # vendor:product -> model, for the GPUs GPU clouds pass through.
 MODELS = {
@@ -104,7 +104,7 @@ def state_of(kind: str, total: int, used: int, reserved: int) -> str:
         # be scrubbed, or a device an operator took out of service.
         return 'reserved' if reserved >= total else 'free'
     if kind == VGPU and used + reserved < total:
-        return 'partly used'
+        return 'partly-used'
     return 'in-use'
 
 

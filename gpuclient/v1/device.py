@@ -5,6 +5,8 @@ from cliff import lister
 from cliff import show
 from osc_lib import exceptions
 
+from gpuclient import devices
+from gpuclient import http
 from gpuclient.v1 import columns
 
 DEVICE = (('Host', 'host'), ('Address', 'address'), ('Kind', 'kind'),
@@ -35,16 +37,12 @@ def add_host_option(parser):
 
 def load(cloud, host=None, with_traits=False):
     """The devices of one host or of the cloud."""
-    from gpuclient import devices
-
     return devices.build(cloud.placement.snapshot(
         host=host, with_traits=with_traits))
 
 
 def find(cloud, selector, with_traits=False):
     """The device a selector names, reading only its host's tree."""
-    from gpuclient import devices
-
     how, value = devices.parse_selector(selector)
     placement = cloud.placement
     try:
@@ -74,8 +72,6 @@ class ListDevice(lister.Lister):
     """
 
     def get_parser(self, prog_name):
-        from gpuclient import devices
-
         parser = super().get_parser(prog_name)
         add_host_option(parser)
         parser.add_argument('--resource-class', metavar='<class>')
@@ -93,8 +89,6 @@ class ListDevice(lister.Lister):
         return parser
 
     def take_action(self, args):
-        from gpuclient import devices
-
         cloud = self.app.client_manager.gpu
         check_names_exist(cloud, args.resource_class, args.trait)
         if args.model and args.model.lower() not in {
@@ -136,8 +130,6 @@ class ShowDevice(show.ShowOne):
         return parser
 
     def take_action(self, args):
-        from gpuclient import http
-
         cloud = self.app.client_manager.gpu
         device = find(cloud, args.device, with_traits=True)
 
@@ -174,8 +166,6 @@ class DeviceSummary(lister.Lister):
         return parser
 
     def take_action(self, args):
-        from gpuclient import devices
-
         by_host = args.by == 'host'
         groups = devices.summarize(load(self.app.client_manager.gpu,
                                         args.host), by_host=by_host)

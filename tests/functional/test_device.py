@@ -85,7 +85,7 @@ class TestDeviceList(base.SandboxTestCase):
         [row] = [r for r in self.gpu('device', 'list', '--long', '--kind',
                                      'vgpu') if r['Consumers']]
         self.assertEqual([server['id']], row['Consumers'])
-        self.assertEqual(('partly used', 1, 15),
+        self.assertEqual(('partly-used', 1, 15),
                          (row['State'], row['Used'], row['Free']))
 
     def test_released_one_time_use_gpu_shows_reserved(self):
