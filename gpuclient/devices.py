@@ -137,7 +137,8 @@ def build(snapshot) -> list[Device]:
             continue
         inventories = body['inventories']
         if uuid in snapshot.pci_managed:
-            kind, rc = PASSTHROUGH, sorted(inventories)[0] if inventories else None
+            kind = PASSTHROUGH
+            rc = sorted(inventories)[0] if inventories else None
         else:
             kind, rc = VGPU, _vgpu_class(inventories)
         if rc is None:  # a PF whose VFs are counted elsewhere has none
@@ -179,7 +180,8 @@ class Filters:
     def match(self, d: Device) -> bool:
         vendor, _, product = (d.pci_id or ':').partition(':')
         return all((
-            not self.resource_class or d.resource_class == self.resource_class.upper(),
+            not self.resource_class
+            or d.resource_class == self.resource_class.upper(),
             not self.model or (d.model or '').lower() == self.model.lower(),
             not self.vendor_id or vendor == self.vendor_id.lower(),
             not self.product_id or product == self.product_id.lower(),
@@ -192,29 +194,30 @@ class NoSuchDevice(LookupError):
     pass
 
 
-def parse_selector(text: str) -> tuple[str, str]:
-    """('uuid'|'name'|'host', value) for a device named by provider UUID,
-    provider name, or HOST:ADDRESS."""
-    if _UUID.match(text):
-        return 'uuid', text.lower()
+def is_uuid(text: str) -> bool:
+    return bool(_UUID.match(text))
+
+
+def split_host_address(text: str) -> tuple[str, str] | None:
+    """(host, address) from HOST:ADDRESS, or None. Host names hold no ':'."""
     host, sep, address = text.partition(':')
-    if sep and normalise_address(address) and '_' not in host:
-        return 'host', host
-    return 'name', text
+    address = normalise_address(address) if sep else None
+    return (host, address) if host and address else None
 
 
 def select(devices: list[Device], text: str) -> Device:
-    """The one device that `text` names (see parse_selector)."""
-    how, _ = parse_selector(text)
+    """The one device named by provider UUID, provider name, or
+    HOST:ADDRESS (tried in that order: a provider name has ':' too)."""
+    squashed = text.lower().replace('-', '')
     for d in devices:
-        if how == 'uuid' and d.provider_uuid.replace('-', '') == text.lower().replace('-', ''):
+        if is_uuid(text) and d.provider_uuid.replace('-', '') == squashed:
             return d
-        if how == 'name' and d.provider_name.lower() == text.lower():
+        if d.provider_name.lower() == text.lower():
             return d
-        if how == 'host':
-            host, _, address = text.partition(':')
-            if d.host == host and d.address == normalise_address(address):
-                return d
+    host_address = split_host_address(text)
+    for d in devices:
+        if host_address == (d.host, d.address):
+            return d
     raise NoSuchDevice(
         'no GPU device %r: name one by provider UUID, provider name or '
         'HOST:ADDRESS (e.g. gpu-a30-1:0000:81:00.0)' % text)

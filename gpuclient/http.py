@@ -92,8 +92,8 @@ class Service:
                 'user with the admin role' % (self.name.capitalize(), detail),
                 status)
         cls = {404: NotFound, 409: Conflict}.get(status, CloudError)
-        raise cls('%s: %s (HTTP %d)' % (self.name.capitalize(), detail, status),
-                  status, code)
+        raise cls('%s: %s (HTTP %d)' % (
+            self.name.capitalize(), detail, status), status, code)
 
     def get(self, path, microversion, **kwargs):
         return self.request('GET', path, microversion, **kwargs)

@@ -91,7 +91,8 @@ class Placement:
                     raise
         raise http.Conflict(
             'Placement: the provider kept changing under %d attempts to write '
-            'it; try again' % WRITE_ATTEMPTS, 409, 'placement.concurrent_update')
+            'it; try again' % WRITE_ATTEMPTS, 409,
+            'placement.concurrent_update')
 
     # -- traits and consumers ----------------------------------------------
     def trait_exists(self, name: str) -> bool:

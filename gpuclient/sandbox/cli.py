@@ -172,7 +172,8 @@ def stop(args, quiet=False) -> int:
         except OSError:
             pass
     deadline = time.monotonic() + 10
-    while any(_alive(p) for p in pids.values()) and time.monotonic() < deadline:
+    while (any(_alive(p) for p in pids.values())
+           and time.monotonic() < deadline):
         time.sleep(0.1)
     for pid in pids.values():
         try:

@@ -115,8 +115,9 @@ def sync_identity(data: dict) -> None:
                         ('placement', 'placement')):
         service = _ensure(sess, 'services', 'service', {'type': stype},
                           {'type': stype, 'name': name, 'enabled': True})
-        endpoints = sess.get('/endpoints', params={'service_id': service['id']},
-                             endpoint_filter=ident).json()['endpoints']
+        endpoints = sess.get(
+            '/endpoints', params={'service_id': service['id']},
+            endpoint_filter=ident).json()['endpoints']
         have = {e['interface']: e for e in endpoints}
         for interface in ('public', 'internal', 'admin'):
             endpoint = have.get(interface)

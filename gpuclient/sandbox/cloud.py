@@ -51,9 +51,9 @@ class Cloud(integrated_helpers._IntegratedTestBase):
         self.flags(group='pci', alias=self.fleet.alias_config(),
                    report_in_placement=True)
         self.flags(group='filter_scheduler', pci_in_placement=True,
-                   enabled_filters=['ComputeFilter', 'ComputeCapabilitiesFilter',
-                                    'ImagePropertiesFilter',
-                                    'PciPassthroughFilter'])
+                   enabled_filters=[
+                       'ComputeFilter', 'ComputeCapabilitiesFilter',
+                       'ImagePropertiesFilter', 'PciPassthroughFilter'])
         super().setUp()
 
     def _setup_compute_service(self):

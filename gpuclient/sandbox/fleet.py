@@ -52,7 +52,7 @@ class PciDevice:
         return spec
 
     def hypervisor_record(self) -> dict:
-        """The device as a virt driver reports it in pci_passthrough_devices."""
+        """The device as a virt driver reports it (pci_passthrough_devices)."""
         return {'address': self.address, 'vendor_id': self.vendor_id,
                 'product_id': self.product_id, 'dev_type': self.device_type,
                 'status': 'available', 'parent_addr': None,
@@ -200,7 +200,8 @@ def parse(data: dict) -> Fleet:
                     '%s: devices %s:%s must share their device_spec options '
                     '(Nova matches them by vendor and product)'
                     % (name, d.vendor_id, d.product_id))
-        vgpu = _vgpu(raw['vgpu'], '%s vgpu' % name) if raw.get('vgpu') else None
+        vgpu = (_vgpu(raw['vgpu'], '%s vgpu' % name) if raw.get('vgpu')
+                else None)
         hosts.append(Host(name=str(name), pci=pci, vgpu=vgpu))
     aliases = tuple(dict(a) for a in data.get('aliases') or ())
     for a in aliases:

@@ -43,19 +43,20 @@ def load(cloud, host=None, with_traits=False):
 
 def find(cloud, selector, with_traits=False):
     """The device a selector names, reading only its host's tree."""
-    how, value = devices.parse_selector(selector)
     placement = cloud.placement
     try:
-        if how == 'uuid':
-            root = placement.provider(value)['root_provider_uuid']
-        elif how == 'name':
-            found = placement.providers(name=selector)
-            if not found:
-                raise devices.NoSuchDevice('no resource provider named %r'
-                                           % selector)
-            root = found[0]['root_provider_uuid']
+        if devices.is_uuid(selector):
+            root = placement.provider(selector)['root_provider_uuid']
         else:
-            root = placement.root(value)['uuid']
+            found = placement.providers(name=selector)
+            host_address = devices.split_host_address(selector)
+            if found:
+                root = found[0]['root_provider_uuid']
+            elif host_address:
+                root = placement.root(host_address[0])['uuid']
+            else:
+                raise devices.NoSuchDevice(
+                    'no resource provider named %r' % selector)
         return devices.select(devices.build(placement.snapshot(
             root=root, with_traits=with_traits)), selector)
     except devices.NoSuchDevice as e:
@@ -93,9 +94,9 @@ class ListDevice(lister.Lister):
         check_names_exist(cloud, args.resource_class, args.trait)
         if args.model and args.model.lower() not in {
                 m.lower() for m in devices.MODELS.values()}:
-            raise exceptions.CommandError(
-                'unknown model %r; known models: %s' % (
-                    args.model, ', '.join(sorted(set(devices.MODELS.values())))))
+            known = sorted(set(devices.MODELS.values()))
+            raise exceptions.CommandError('unknown model %r; known models: %s'
+                                          % (args.model, ', '.join(known)))
         filters = devices.Filters(
             resource_class=args.resource_class, model=args.model,
             vendor_id=args.vendor_id, product_id=args.product_id,

@@ -88,8 +88,8 @@ class TestDefaultFleet(base.SandboxTestCase):
         self.assertEqual(403, response.status_code)
 
     def test_stock_openstack_cli_works_against_it(self):
-        code, out, err = self.run_openstack('hypervisor', 'list', '-f',
-                                            'value', '-c', 'Hypervisor Hostname')
+        code, out, err = self.run_openstack(
+            'hypervisor', 'list', '-f', 'value', '-c', 'Hypervisor Hostname')
         self.assertEqual(0, code, err)
         self.assertEqual({'gpu-a30-1', 'gpu-a100-1', 'gpu-h100-1', 'gpu-rtx-1',
                           'vgpu-1'}, set(out.split()))
@@ -156,7 +156,8 @@ aliases:
         state = tempfile.mkdtemp(prefix='gpu-sandbox-test-')
         fleet_file = os.path.join(state, 'bad.yaml')
         with open(fleet_file, 'w') as f:
-            f.write('hosts:\n  h1:\n    pci:\n      - {address: nope, vendor_id: "10de", product_id: "1eb8"}\n')
+            f.write('hosts:\n  h1:\n    pci:\n      - {address: nope, '
+                    'vendor_id: "10de", product_id: "1eb8"}\n')
         started = self.sandbox_cli(state, 'start', '--fleet', fleet_file)
         self.assertEqual(1, started.returncode)
         self.assertNotIn('Traceback', started.stderr)
