@@ -35,6 +35,7 @@ demo: $(VENV)/.installed
 # for the run (its own state dir, so a demo sandbox is left alone).
 test: $(VENV)/.installed-test
 	$(BIN)/stestr --test-path tests/unit run
+	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop >/dev/null
 	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) start
 	GPU_SANDBOX_STATE_DIR=$(TEST_STATE) $(BIN)/stestr --test-path tests/functional run --concurrency 1; \
 	  rc=$$?; $(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop; exit $$rc

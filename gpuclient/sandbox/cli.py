@@ -40,6 +40,8 @@ def _alive(pid) -> bool:
 def _free_port(preferred=None) -> int:
     for port in ([preferred] if preferred else []) + [0]:
         with socket.socket() as s:
+            # as the servers bind: a port in TIME_WAIT is still usable
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(('127.0.0.1', port))
             except OSError:
@@ -227,8 +229,11 @@ def boot(args) -> int:
 
 
 def periodic(args) -> int:
-    seconds = client.Sandbox(args.state_dir).periodic()
-    print('periodic update ran on every compute in %.2fs' % seconds)
+    seconds = client.Sandbox(args.state_dir).periodic(
+        refresh_provider_cache=args.refresh_provider_cache)
+    print('periodic update ran on every compute in %.2fs%s' % (
+        seconds, ', provider caches refreshed'
+        if args.refresh_provider_cache else ''))
     return 0
 
 
@@ -257,8 +262,14 @@ def main(argv=None) -> int:
     p.add_argument('--cloud', default=client.ADMIN_CLOUD,
                    choices=[client.ADMIN_CLOUD, client.MEMBER_CLOUD])
     p.set_defaults(func=boot)
-    sub.add_parser('periodic', help="run the computes' periodic resource "
-                   'update now').set_defaults(func=periodic)
+    p = sub.add_parser('periodic', help="run the computes' periodic "
+                       'resource update now')
+    p.add_argument('--refresh-provider-cache', action='store_true',
+                   help="first empty each compute's provider cache, so this "
+                   'update re-reads traits from Placement, as Nova does every '
+                   '[compute] resource_provider_association_refresh seconds '
+                   '(300) and after a restart')
+    p.set_defaults(func=periodic)
     # the sub-parsers take --state-dir after the command too
     for p in sub.choices.values():
         p.add_argument('--state-dir', default=argparse.SUPPRESS,

@@ -93,14 +93,13 @@ def session(data: dict, cloud: str = ADMIN_CLOUD):
     return ks_session.Session(auth=auth)
 
 
-def _ensure(sess, collection, key, match, body):
+def _ensure(sess, base, collection, key, match, body):
     """Find one Keystone record by `match` or create it from `body`."""
-    found = sess.get('/%s' % collection, params=match,
-                     endpoint_filter={'service_type': 'identity'}).json()
+    found = sess.get('%s/%s' % (base, collection), params=match).json()
     if found[collection]:
         return found[collection][0]
-    return sess.post('/%s' % collection, json={key: body},
-                     endpoint_filter={'service_type': 'identity'}).json()[key]
+    return sess.post('%s/%s' % (base, collection),
+                     json={key: body}).json()[key]
 
 
 def sync_identity(data: dict) -> None:
@@ -109,37 +108,38 @@ def sync_identity(data: dict) -> None:
     Idempotent: Keystone's database outlives restarts, ports may not.
     """
     sess = session(data)
-    ident = {'service_type': 'identity', 'interface': 'public'}
+    # Straight to this start's Keystone, not through its catalog: the
+    # catalog may still name the port of the previous start.
     service_urls = urls(data['ports'])
+    base = service_urls['identity']
     for stype, name in (('identity', 'keystone'), ('compute', 'nova'),
                         ('placement', 'placement')):
-        service = _ensure(sess, 'services', 'service', {'type': stype},
+        service = _ensure(sess, base, 'services', 'service', {'type': stype},
                           {'type': stype, 'name': name, 'enabled': True})
-        endpoints = sess.get(
-            '/endpoints', params={'service_id': service['id']},
-            endpoint_filter=ident).json()['endpoints']
+        endpoints = sess.get(base + '/endpoints', params={
+            'service_id': service['id']}).json()['endpoints']
         have = {e['interface']: e for e in endpoints}
         for interface in ('public', 'internal', 'admin'):
             endpoint = have.get(interface)
             if endpoint is None:
-                sess.post('/endpoints', endpoint_filter=ident, json={
+                sess.post(base + '/endpoints', json={
                     'endpoint': {'service_id': service['id'],
                                  'interface': interface,
                                  'url': service_urls[stype],
                                  'region_id': 'RegionOne'}})
             elif endpoint['url'] != service_urls[stype]:
-                sess.patch('/endpoints/%s' % endpoint['id'],
-                           endpoint_filter=ident,
+                sess.patch(base + '/endpoints/%s' % endpoint['id'],
                            json={'endpoint': {'url': service_urls[stype]}})
-    project = _ensure(sess, 'projects', 'project', {'name': MEMBER['project']},
+    project = _ensure(sess, base, 'projects', 'project',
+                      {'name': MEMBER['project']},
                       {'name': MEMBER['project'], 'domain_id': 'default'})
-    user = _ensure(sess, 'users', 'user', {'name': MEMBER['user']},
+    user = _ensure(sess, base, 'users', 'user', {'name': MEMBER['user']},
                    {'name': MEMBER['user'], 'domain_id': 'default',
                     'password': data['member_password']})
-    role = _ensure(sess, 'roles', 'role', {'name': 'member'},
+    role = _ensure(sess, base, 'roles', 'role', {'name': 'member'},
                    {'name': 'member'})
-    sess.put('/projects/%s/users/%s/roles/%s' % (
-        project['id'], user['id'], role['id']), endpoint_filter=ident)
+    sess.put(base + '/projects/%s/users/%s/roles/%s' % (
+        project['id'], user['id'], role['id']))
 
 
 class Sandbox:
@@ -165,11 +165,15 @@ class Sandbox:
             microversion=BOOT_MICROVERSION,
             microversion_service_type='compute', **kwargs)
 
-    def periodic(self) -> float:
-        """Run every compute's update_available_resource now."""
+    def periodic(self, refresh_provider_cache: bool = False) -> float:
+        """Run every compute's update_available_resource now; with
+        refresh_provider_cache, as Nova runs it once its provider cache is
+        due for a refresh (or after a compute restart)."""
         import requests
 
-        r = requests.post(self.urls['control'] + '/periodic', timeout=300)
+        r = requests.post(self.urls['control'] + '/periodic', timeout=300,
+                          params={'refresh_provider_cache': 1}
+                          if refresh_provider_cache else None)
         r.raise_for_status()
         return r.json()['seconds']
 

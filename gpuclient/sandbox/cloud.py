@@ -24,6 +24,7 @@ os.environ.setdefault('OS_NOVA_DISABLE_EVENTLET_PATCHING', '1')
 os.environ.setdefault('OS_TEST_TIMEOUT', '0')
 
 from nova.tests.functional import integrated_helpers  # noqa: E402  (first)
+import futurist._thread  # noqa: E402
 from nova.api import auth as nova_auth  # noqa: E402
 from nova.api import wsgi as nova_wsgi  # noqa: E402
 from nova import context as nova_context  # noqa: E402
@@ -136,8 +137,14 @@ class Control:
         self.hosts = hosts
         self.lock = threading.Lock()
 
-    def periodic(self):
+    def periodic(self, refresh_provider_cache=False):
         with self.lock:
+            if refresh_provider_cache:
+                # As after [compute] resource_provider_association_refresh
+                # (300 s) or a restart: each compute re-reads its providers'
+                # traits and aggregates from Placement on this update.
+                for compute in self.cloud.computes.values():
+                    compute.manager.reportclient.clear_provider_cache()
             self.cloud._run_periodics()
             # Nova's log fixture keeps every record in memory.
             self.cloud.stdlog.delete_stored_logs()
@@ -148,7 +155,8 @@ class Control:
             body = {'ready': True, 'hosts': self.hosts}
         elif (method, path) == ('POST', '/periodic'):
             started = time.monotonic()
-            self.periodic()
+            self.periodic(refresh_provider_cache='refresh_provider_cache'
+                          in environ.get('QUERY_STRING', ''))
             body = {'seconds': round(time.monotonic() - started, 3)}
         else:
             start_response('404 Not Found', [('Content-Type', 'text/plain')])
@@ -173,6 +181,10 @@ def main(argv=None):
     hardware.FLEET = Cloud.fleet = fleet
     cloud = Cloud()
     cloud.setUp()
+    # Nova's test base shortens idle thread workers' wait to 10 ms to speed
+    # up test teardown; in a long-lived sandbox every idle worker would then
+    # wake 100 times a second, forever. Put futurist's default back.
+    futurist._thread.ThreadWorker.MAX_IDLE_FOR = 1
     # Nova's log fixture captured logging; also write to the state dir.
     handler = logging.FileHandler(args.log_file)
     handler.setLevel(logging.INFO)
