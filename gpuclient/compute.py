@@ -2,9 +2,13 @@
 it needs (2.86 and later: Nova validates flavor extra specs)."""
 from __future__ import annotations
 
+from urllib import parse
+
 from gpuclient import http
 
 MICROVERSION = '2.86'
+# Nova's default [api] max_limit: a larger page is cut to it anyway.
+PAGE = 1000
 
 
 class Compute:
@@ -17,3 +21,51 @@ class Compute:
                                     MICROVERSION)['server']
         except http.NotFound:
             return None
+
+    def servers(self, all_projects: bool = True, **filters) -> list[dict]:
+        """Servers in detail (2.47+: with the flavor's extra specs), every
+        project's with all_projects (admins), read a page of PAGE at a time:
+        one request per PAGE servers, however many consumers ask."""
+        params = dict(filters)
+        if all_projects:
+            params['all_tenants'] = 1
+        return self._pages('/servers/detail', 'servers', params)
+
+    def _pages(self, path: str, key: str, params: dict) -> list[dict]:
+        """Every record of a paged Nova listing, PAGE at a time."""
+        params = dict(params, limit=PAGE)
+        found = []
+        while True:
+            body = self.service.get(path, MICROVERSION, params=params)
+            found += body[key]
+            # Nova links a next page only when this one is full.
+            if not body[key] or not any(
+                    link['rel'] == 'next'
+                    for link in body.get('%s_links' % key, ())):
+                return found
+            params['marker'] = body[key][-1]['id']
+
+    # -- flavors -----------------------------------------------------------
+    def flavors(self) -> list[dict]:
+        """Every flavor the caller may see (an admin: public and private,
+        is_public=None), in detail with extra specs (2.61+)."""
+        return self._pages('/flavors/detail', 'flavors', {'is_public': 'None'})
+
+    def create_flavor(self, flavor: dict) -> dict:
+        return self.service.request('POST', '/flavors', MICROVERSION,
+                                    json={'flavor': flavor})['flavor']
+
+    def set_extra_specs(self, flavor_id: str, specs: dict) -> dict:
+        # From 2.86 Nova validates every spec it knows: 400 for a bad one.
+        return self.service.request(
+            'POST', '/flavors/%s/os-extra_specs' % parse.quote(flavor_id),
+            MICROVERSION, json={'extra_specs': specs})['extra_specs']
+
+    def add_flavor_access(self, flavor_id: str, project_id: str) -> None:
+        self.service.request(
+            'POST', '/flavors/%s/action' % parse.quote(flavor_id),
+            MICROVERSION, json={'addTenantAccess': {'tenant': project_id}})
+
+    def delete_flavor(self, flavor_id: str) -> None:
+        self.service.request('DELETE', '/flavors/%s' % parse.quote(flavor_id),
+                             MICROVERSION)

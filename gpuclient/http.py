@@ -14,10 +14,11 @@ MAX_WORKERS = 8
 # The release that brought each microversion this plugin sends, for the
 # message a too-old cloud gets.
 RELEASES = {
-    ('placement', '1.6'): 'Pike', ('placement', '1.14'): 'Queens',
-    ('placement', '1.18'): 'Rocky', ('placement', '1.26'): 'Rocky',
+    ('placement', '1.2'): 'Ocata', ('placement', '1.6'): 'Pike',
+    ('placement', '1.14'): 'Queens', ('placement', '1.18'): 'Rocky',
+    ('placement', '1.23'): 'Rocky', ('placement', '1.26'): 'Rocky',
     ('placement', '1.28'): 'Rocky', ('placement', '1.39'): 'Yoga',
-    ('compute', '2.86'): 'Wallaby',
+    ('compute', '2.86'): 'Ussuri',
 }
 
 

@@ -52,12 +52,32 @@ class Placement:
         return self.service.get(
             '/resource_providers/%s/allocations' % uuid, '1.14')
 
+    def inventories_and_allocations(self, uuid: str) -> dict:
+        """A provider's inventories and allocations as of one generation:
+        {'resource_provider_generation', 'inventories', 'allocations'}.
+
+        Both GETs carry the generation; a write between them (a claim bumps
+        it too) is re-read, a bounded number of times.
+        """
+        for _ in range(WRITE_ATTEMPTS):
+            allocations = self.allocations(uuid)
+            body = self.inventories(uuid)
+            if (body['resource_provider_generation']
+                    == allocations['resource_provider_generation']):
+                return dict(body, allocations=allocations['allocations'])
+        raise http.Conflict(
+            'Placement: the provider kept changing under %d attempts to read '
+            'it; try again' % WRITE_ATTEMPTS, 409,
+            'placement.concurrent_update')
+
     def traits(self, uuid: str) -> dict:
         return self.service.get('/resource_providers/%s/traits' % uuid, '1.6')
 
     def put_traits(self, uuid: str, generation: int, traits) -> dict:
+        # 1.23: a stale generation's 409 says placement.concurrent_update
+        # (at 1.6 it has no code, and read_modify_write would not retry).
         return self.service.request(
-            'PUT', '/resource_providers/%s/traits' % uuid, '1.6',
+            'PUT', '/resource_providers/%s/traits' % uuid, '1.23',
             json={'resource_provider_generation': generation,
                   'traits': sorted(traits)})
 

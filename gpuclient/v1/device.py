@@ -92,11 +92,7 @@ class ListDevice(lister.Lister):
     def take_action(self, args):
         cloud = self.app.client_manager.gpu
         check_names_exist(cloud, args.resource_class, args.trait)
-        if args.model and args.model.lower() not in {
-                m.lower() for m in devices.MODELS.values()}:
-            known = sorted(set(devices.MODELS.values()))
-            raise exceptions.CommandError('unknown model %r; known models: %s'
-                                          % (args.model, ', '.join(known)))
+        check_model(args.model)
         filters = devices.Filters(
             resource_class=args.resource_class, model=args.model,
             vendor_id=args.vendor_id, product_id=args.product_id,
@@ -120,6 +116,14 @@ def check_names_exist(cloud, resource_class=None, traits=()):
     for trait in traits:
         if not placement.trait_exists(trait.upper()):
             raise exceptions.CommandError('no trait %r in Placement' % trait)
+
+
+def check_model(model):
+    if model and model.lower() not in {
+            m.lower() for m in devices.MODELS.values()}:
+        known = sorted(set(devices.MODELS.values()))
+        raise exceptions.CommandError('unknown model %r; known models: %s'
+                                      % (model, ', '.join(known)))
 
 
 class ShowDevice(show.ShowOne):

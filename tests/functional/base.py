@@ -34,8 +34,13 @@ class SandboxTestCase(testtools.TestCase):
             self.useFixture(fixtures.EnvironmentVariable(name))
 
     # -- the shell -----------------------------------------------------------
-    def run_openstack(self, *args, cloud=client.ADMIN_CLOUD):
-        """(exit code, stdout, stderr) of one in-process ``openstack`` run."""
+    def run_openstack(self, *args, cloud=client.ADMIN_CLOUD, gpu_client=None):
+        """(exit code, stdout, stderr) of one in-process ``openstack`` run.
+
+        gpu_client: a gpuclient.cloud.Cloud for ``openstack gpu`` to use
+        instead of the one it builds (e.g. with a Placement subclass that
+        makes a real concurrent write).
+        """
         from openstackclient import shell
         from osc_lib import clientmanager
 
@@ -44,6 +49,8 @@ class SandboxTestCase(testtools.TestCase):
         for attr in vars(clientmanager.ClientManager).values():
             if isinstance(attr, clientmanager.ClientCache):
                 attr._handle = None
+        if gpu_client is not None:
+            vars(clientmanager.ClientManager)['gpu']._handle = gpu_client
         stdout, stderr = io.StringIO(), io.StringIO()
         with fixtures.MonkeyPatch('sys.stdout', stdout), \
                 fixtures.MonkeyPatch('sys.stderr', stderr):

@@ -55,7 +55,7 @@ class TestErrors(testtools.TestCase):
                                         'the API. Minimum is 2.1 and '
                                         'maximum is 2.79.'}},
             name='compute', microversion='2.86')
-        self.assertIn('microversion 2.86 (OpenStack Wallaby or later)',
+        self.assertIn('microversion 2.86 (OpenStack Ussuri or later)',
                       str(e))
 
     def test_nova_message(self):

@@ -1,0 +1,325 @@
+"""GPU flavors: the extra specs an operator's options make, the recipes
+Nova gets wrong or silently ignores, and a flavor's GPU request in words.
+Pure functions, no I/O.
+
+What Nova does with each spec was proven on nova 34 (see the notes): a
+flavor trait applies to the flavor's unnumbered request group (the host,
+and a vGPU GPU asked for there), never to the device of a PCI alias, whose
+request group Nova builds from nova.conf; a `resources:` spec for a
+Nova-managed PCI class next to an alias never schedules, and alone it
+allocates a GPU that Nova never attaches.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from gpuclient import devices
+
+ALIAS_SPEC = 'pci_passthrough:alias'
+NUMA_SPEC = 'hw:pci_numa_affinity_policy'
+HIDE_SPEC = 'hw:hide_hypervisor_id'
+NUMA_POLICIES = ('required', 'preferred', 'legacy', 'socket')
+VGPU = 'VGPU'
+PCI_CLASS_PREFIX = 'CUSTOM_PCI_'
+
+# Nova's own grammar for these keys (nova/api/validation/extra_specs).
+_RESOURCE_SPEC = re.compile(r'^resources([a-zA-Z0-9_-]{1,64})?:(.+)$')
+_TRAIT_SPEC = re.compile(r'^trait([a-zA-Z0-9_-]{1,64})?:(.+)$')
+_TRAIT = re.compile(r'^[A-Z0-9_]+$')
+_ALIAS_NAME = re.compile(r'^[^:,\s]+$')
+# one entry of a pci_passthrough:alias value as Nova reads it: NAME:COUNT
+_ALIAS_ENTRY = re.compile(r'^\s*([^:,\s]+)\s*:\s*(\d+)\s*$')
+
+# Keys an option writes: given as --property they would bypass its checks.
+_OPTION_KEYS = {ALIAS_SPEC: '--alias', NUMA_SPEC: '--numa-policy',
+                HIDE_SPEC: '--hide-hypervisor-id',
+                'resources:%s' % VGPU: '--vgpu'}
+
+
+class InvalidFlavor(ValueError):
+    """A flavor request that Nova would reject, ignore or mis-schedule."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Alias:
+    name: str
+    count: int
+
+
+@dataclasses.dataclass
+class Request:
+    """The GPU part of a flavor, as the operator's options give it."""
+    aliases: tuple[Alias, ...] = ()
+    vgpus: int | None = None
+    vgpu_class: str = VGPU
+    required: tuple[str, ...] = ()
+    forbidden: tuple[str, ...] = ()
+    numa_policy: str | None = None
+    hide_hypervisor_id: bool = False
+    properties: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def parse_alias(text: str) -> Alias:
+    """NAME[:COUNT] (COUNT defaults to 1), as --alias takes it."""
+    name, sep, count = text.strip().partition(':')
+    if not _ALIAS_NAME.match(name):
+        raise InvalidFlavor(
+            '--alias %r: give the alias name from nova.conf [pci] alias, '
+            'then optionally :COUNT (e.g. a30 or a30:2)' % text)
+    if sep and not (count.isdigit() and int(count) > 0):
+        raise InvalidFlavor(
+            '--alias %r: the count must be a whole number of 1 or more '
+            '(NAME[:COUNT], e.g. a30:2)' % text)
+    return Alias(name, int(count) if sep else 1)
+
+
+def parse_property(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition('=')
+    if not sep or not key.strip():
+        raise InvalidFlavor('--property %r: write it as KEY=VALUE' % text)
+    return key.strip(), value.strip()
+
+
+def trait_name(text: str) -> str:
+    name = text.strip().upper()
+    if not _TRAIT.match(name):
+        raise InvalidFlavor('%r is not a trait name (letters, digits and '
+                            '"_", e.g. CUSTOM_NVIDIA_11)' % text)
+    return name
+
+
+def build_request(aliases=(), vgpus=None, vgpu_class=None, traits=(),
+                  forbidden=(), numa_policy=None, hide_hypervisor_id=False,
+                  properties=()) -> Request:
+    """A well-formed Request from the command's options (as strings)."""
+    parsed = tuple(parse_alias(a) for a in aliases)
+    names = [a.name for a in parsed]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidFlavor('--alias %s given more than once: give it once '
+                            'with the count you want' % twice[0])
+    if parsed and vgpus is not None:
+        raise InvalidFlavor('--alias and --vgpu do not go together: a GPU '
+                            'flavor asks for passthrough GPUs or for vGPUs')
+    if not parsed and vgpus is None:
+        raise InvalidFlavor('say which GPUs the flavor asks for: --alias '
+                            'NAME[:COUNT] (PCI passthrough) or --vgpu COUNT')
+    if vgpus is not None and vgpus < 1:
+        raise InvalidFlavor('--vgpu %d: ask for 1 or more vGPUs' % vgpus)
+    if vgpu_class and vgpus is None:
+        raise InvalidFlavor('--vgpu-class goes with --vgpu COUNT')
+    vgpu_class = (vgpu_class or VGPU).strip().upper()
+    if vgpu_class != VGPU and not re.match(r'^CUSTOM_[A-Z0-9_]+$',
+                                           vgpu_class):
+        raise InvalidFlavor('--vgpu-class %r: a vGPU class is VGPU or the '
+                            'CUSTOM_ class of [mdev_<type>] mdev_class'
+                            % vgpu_class)
+    required = tuple(dict.fromkeys(trait_name(t) for t in traits))
+    forbid = tuple(dict.fromkeys(trait_name(t) for t in forbidden))
+    both = sorted(set(required) & set(forbid))
+    if both:
+        raise InvalidFlavor('trait %s is both required and forbidden'
+                            % both[0])
+    props = {}
+    for text in properties:
+        key, value = parse_property(text)
+        option = _OPTION_KEYS.get(key) or (
+            '--trait/--forbid-trait' if key.startswith('trait:') else None)
+        if option:
+            raise InvalidFlavor('%s is what %s sets: use that option, not '
+                                '--property' % (key, option))
+        props[key] = value
+    return Request(aliases=parsed, vgpus=vgpus, vgpu_class=vgpu_class,
+                   required=required, forbidden=forbid,
+                   numa_policy=numa_policy,
+                   hide_hypervisor_id=hide_hypervisor_id, properties=props)
+
+
+def extra_specs(request: Request) -> dict[str, str]:
+    """The flavor's extra specs, sorted by key.
+
+    Several vGPUs are one request group (resources:VGPU=N): Placement
+    takes them all from one physical GPU, which hosts a single vGPU type,
+    and the libvirt driver creates the N mediated devices there.
+    """
+    specs = dict(request.properties)
+    if request.aliases:
+        specs[ALIAS_SPEC] = ','.join('%s:%d' % (a.name, a.count)
+                                     for a in request.aliases)
+    if request.vgpus is not None:
+        specs['resources:%s' % request.vgpu_class] = str(request.vgpus)
+    for trait in request.required:
+        specs['trait:%s' % trait] = 'required'
+    for trait in request.forbidden:
+        specs['trait:%s' % trait] = 'forbidden'
+    if request.numa_policy:
+        specs[NUMA_SPEC] = request.numa_policy
+    if request.hide_hypervisor_id:
+        specs[HIDE_SPEC] = 'true'
+    return dict(sorted(specs.items()))
+
+
+def resources(specs: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(group, resource class, amount) of every resources spec; group ''
+    is the unnumbered one."""
+    found = []
+    for key, value in specs.items():
+        m = _RESOURCE_SPEC.match(key)
+        if m:
+            found.append((m.group(1) or '', m.group(2), value))
+    return found
+
+
+def custom_classes(specs: dict[str, str]) -> set[str]:
+    """CUSTOM_ classes the resources specs name (what only Placement can
+    tell to be PCI devices or vGPUs)."""
+    return {rc for _, rc, _ in resources(specs) if rc.startswith('CUSTOM_')}
+
+
+def needs_placement(specs_list) -> bool:
+    """Whether some spec names a CUSTOM_ class that only Placement can tell
+    to be a PCI device or a vGPU (CUSTOM_PCI_ ones say so by name)."""
+    return any(not rc.startswith(PCI_CLASS_PREFIX)
+               for specs in specs_list for rc in custom_classes(specs))
+
+
+def gpu_classes(found) -> tuple[set[str], set[str]]:
+    """(Nova-managed PCI classes, vGPU classes) of a cloud's devices."""
+    return ({d.resource_class for d in found
+             if d.kind == devices.PASSTHROUGH},
+            {VGPU} | {d.resource_class for d in found
+                      if d.kind == devices.VGPU})
+
+
+def is_pci_class(resource_class: str, pci_classes) -> bool:
+    """A class Nova manages for PCI devices: held by a provider with trait
+    COMPUTE_MANAGED_PCI_DEVICE, or named as Nova names them."""
+    return (resource_class in pci_classes
+            or resource_class.startswith(PCI_CLASS_PREFIX))
+
+
+def check(specs: dict[str, str], pci_classes=frozenset()) -> None:
+    """Refuse the recipes Nova rejects, ignores or mis-schedules."""
+    if 'hw:kvm_hidden' in specs:
+        raise InvalidFlavor(
+            'hw:kvm_hidden is not a Nova extra spec (Nova rejects it): use '
+            '--hide-hypervisor-id, which sets hw:hide_hypervisor_id=true')
+    for key in ('hw_machine_type', 'hw:machine_type'):
+        if key in specs:
+            raise InvalidFlavor(
+                '%s does nothing on a flavor: the machine type is an image '
+                'property (openstack image set --property '
+                'hw_machine_type=q35 IMAGE) or nova.conf [libvirt] '
+                'hw_machine_type' % key)
+    for group, rc, _ in resources(specs):
+        if not is_pci_class(rc, pci_classes):
+            continue
+        key = 'resources%s:%s' % (group, rc)
+        if ALIAS_SPEC in specs:
+            raise InvalidFlavor(
+                '%s next to pci_passthrough:alias makes a flavor that never '
+                'schedules (NoValidHost): the alias alone asks for the device'
+                % key)
+        raise InvalidFlavor(
+            '%s without an alias allocates a GPU in Placement that Nova never '
+            'attaches to the server, and leaks it: ask for PCI devices with '
+            '--alias' % key)
+
+
+def check_vgpu_class(resource_class: str, pci_classes) -> None:
+    if is_pci_class(resource_class, pci_classes):
+        raise InvalidFlavor(
+            '--vgpu-class %s is a class of Nova-managed PCI devices, not of '
+            'vGPUs: ask for those with --alias' % resource_class)
+
+
+def trait_findings(request: Request, found, holders: dict[str, list[dict]]
+                   ) -> list[str]:
+    """Warnings for required traits that no GPU this flavor could get has.
+
+    found: the cloud's devices.Device list; holders: trait ->
+    the providers Placement lists for ?required=<trait>. A flavor trait
+    is met by the host or, for vGPUs, by the GPU itself; the device of a
+    PCI alias never meets it: a trait only PCI devices have is an error.
+    """
+    warnings = []
+    for trait in request.required:
+        providers = holders.get(trait, ())
+        hosts = {p['name'] for p in providers
+                 if p['parent_provider_uuid'] is None}
+        uuids = {p['uuid'] for p in providers}
+        if request.aliases:
+            gpus = [d for d in found if d.kind == devices.PASSTHROUGH]
+            if any(d.host in hosts for d in gpus):
+                continue
+            if any(d.provider_uuid in uuids for d in gpus):
+                raise InvalidFlavor(
+                    'trait:%s=required would never schedule: only PCI devices '
+                    'have %s, and a flavor trait is matched against the host, '
+                    'never the alias\'s device; tag the compute hosts, or put '
+                    'the trait in the nova.conf [pci] alias' % (trait, trait))
+        else:
+            gpus = [d for d in found if d.kind == devices.VGPU
+                    and d.resource_class == request.vgpu_class]
+            if any(d.host in hosts or d.provider_uuid in uuids for d in gpus):
+                continue
+        warnings.append(
+            'no %s GPU (nor its host) has trait %s yet: servers of this '
+            'flavor get NoValidHost until one does'
+            % ('passthrough' if request.aliases else request.vgpu_class,
+               trait))
+    return warnings
+
+
+def alias_entries(value: str) -> list[Alias | str]:
+    """A flavor's pci_passthrough:alias value read as Nova reads it
+    (NAME:COUNT, count required): an Alias per entry, or the entry's text
+    where Nova could not use it."""
+    entries = []
+    for item in filter(None, (i.strip() for i in (value or '').split(','))):
+        m = _ALIAS_ENTRY.match(item)
+        entries.append(Alias(m.group(1), int(m.group(2))) if m else item)
+    return entries
+
+
+def describe(specs: dict[str, str], pci_classes=frozenset(),
+             vgpu_classes=frozenset({VGPU})) -> list[str]:
+    """What a flavor asks for, one phrase each: '1 × a30 (PCI
+    passthrough)', '2 × VGPU', 'requires trait CUSTOM_X'. A `resources:`
+    spec for a PCI class says how it goes wrong."""
+    phrases = []
+    alias = specs.get(ALIAS_SPEC)
+    for a in alias_entries(alias):
+        phrases.append('%d × %s (PCI passthrough)' % (a.count, a.name)
+                       if isinstance(a, Alias) else 'malformed alias entry '
+                       '%r: Nova cannot boot it' % a)
+    amounts, groups = {}, {}
+    for group, rc, value in resources(specs):
+        if rc in vgpu_classes or is_pci_class(rc, pci_classes):
+            amount = int(value) if value.strip().isdigit() else 0
+            amounts[rc] = amounts.get(rc, 0) + amount
+            groups[rc] = groups.get(rc, 0) + 1
+    for rc, amount in sorted(amounts.items()):
+        if is_pci_class(rc, pci_classes):
+            how = ('next to an alias: never schedules' if alias else
+                   'without an alias: no device attached, the GPU leaks')
+            phrases.append('%d × %s (resources: %s)' % (amount, rc, how))
+        else:
+            phrases.append('%d × %s%s%s' % (
+                amount, rc, '' if rc == VGPU else ' (vGPU)',
+                ' in %d request groups' % groups[rc] if groups[rc] > 1
+                else ''))
+    for key, value in sorted(specs.items()):
+        m = _TRAIT_SPEC.match(key)
+        if m and value in ('required', 'forbidden'):
+            phrases.append('%s trait %s' % (
+                'requires' if value == 'required' else 'forbids', m.group(2)))
+    return phrases
+
+
+def asks_for_gpu(specs: dict[str, str], pci_classes=frozenset(),
+                 vgpu_classes=frozenset({VGPU})) -> bool:
+    return ALIAS_SPEC in specs or any(
+        rc in vgpu_classes or is_pci_class(rc, pci_classes)
+        for _, rc, _ in resources(specs))

@@ -1,0 +1,218 @@
+"""openstack gpu allocation show | list"""
+from __future__ import annotations
+
+import re
+
+from cliff import lister
+from cliff import show
+from osc_lib import exceptions
+
+from gpuclient import allocations
+from gpuclient import devices
+from gpuclient import flavors
+from gpuclient import http
+from gpuclient.v1 import columns
+from gpuclient.v1 import device as device_cmd
+
+SHOW = (('Server', 'id'), ('Name', 'name'), ('Status', 'status'),
+        ('Host', 'host'), ('Project', 'project'), ('Flavor', 'flavor'),
+        ('GPU Request', 'request'), ('GPUs', 'gpus'), ('Checks', 'checks'))
+LIST = (('Server', 'server'), ('Name', 'name'), ('Project', 'project'),
+        ('Status', 'status'), ('Host', 'host'), ('Address', 'address'),
+        ('Resource Class', 'resource_class'), ('Amount', 'amount'))
+LIST_LONG = LIST + (('Kind', 'kind'), ('Model', 'model'),
+                    ('Provider', 'provider'))
+# Keystone's project IDs: 32 hex digits.
+_PROJECT_ID = re.compile(r'^[0-9a-f]{32}$', re.I)
+
+
+def find_server(cloud, text: str) -> dict:
+    """A server by UUID or exact name; admins find other projects' servers
+    too. Nova filters names by regular expression: anchor and escape."""
+    compute = cloud.compute
+    if devices.is_uuid(text):
+        server = compute.server(text)
+        if server:
+            return server
+    pattern = '^%s$' % re.escape(text)
+    try:
+        found = compute.servers(name=pattern)
+    except http.CloudError as e:
+        if e.status != 403:
+            raise
+        found = compute.servers(all_projects=False, name=pattern)
+    try:
+        return allocations.select_server(found, text)
+    except allocations.NoSuchServer as e:
+        raise exceptions.CommandError(str(e))
+
+
+def server_devices(cloud, server: dict, held: dict) -> list[devices.Device]:
+    """The GPUs of the server's host tree, and of any other tree its
+    allocation reaches (a misplaced allocation must still be named)."""
+    placement = cloud.placement
+    snapshots = []
+    node = server.get('OS-EXT-SRV-ATTR:hypervisor_hostname')
+    if node:
+        try:
+            snapshots.append(placement.snapshot(host=node))
+        except http.NotFound:  # a host Placement does not know
+            pass
+    seen = {p['uuid'] for s in snapshots for p in s.providers}
+
+    def root(uuid):
+        try:
+            return placement.provider(uuid)['root_provider_uuid']
+        except http.NotFound:  # deleted since the allocation was read
+            return None
+
+    roots = set(http.gather(root, sorted(set(held) - seen))) - {None}
+    snapshots += http.gather(lambda r: placement.snapshot(root=r),
+                             sorted(roots))
+    return [d for s in snapshots for d in devices.build(s)]
+
+
+class ShowAllocation(show.ShowOne):
+    """Show which GPUs a server holds, and check them against its flavor.
+
+    For each GPU the server holds in Placement: host, PCI address, kind,
+    resource class, model, amount and provider. Checks: the allocation
+    matches what the flavor asks for (count and class; a passthrough class
+    asked through resources: without an alias is flagged, as Nova attaches
+    no device then), the GPUs sit under the server's compute host, the
+    server is ACTIVE. The record is printed either way; any failed check
+    then makes the command exit 1 with a one-line summary on stderr. A
+    server with no GPU whose flavor asks for none exits 0 with one line
+    saying so (with -f other than table: its record, GPUs empty).
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('server', metavar='<server>',
+                            help='server name or UUID')
+        return parser
+
+    def take_action(self, args):
+        cloud = self.app.client_manager.gpu
+        try:
+            server = find_server(cloud, args.server)
+        except exceptions.CommandError:
+            if devices.is_uuid(args.server) and self._held_anyway(
+                    cloud, args.server):
+                raise exceptions.CommandError(
+                    'no server %s in Nova, but Placement holds allocations '
+                    'for it (leaked?); see "openstack gpu allocation list '
+                    '--server %s"' % (args.server, args.server))
+            raise
+        held_allocations = cloud.placement.consumer_allocations(
+            server['id'])['allocations']
+        found = server_devices(cloud, server, held_allocations)
+        flavor = server.get('flavor') or {}
+        specs = flavor.get('extra_specs') or {}
+        request = allocations.parse_request(specs, found)
+        held = allocations.join(held_allocations, found)
+        checks = allocations.check(server, request, held)
+        self.checks = checks
+        self.label = '%s (%s)' % (server['name'], server['id'])
+        self.holds_nothing = not held and not request
+        return columns.record(SHOW, {
+            'id': server['id'], 'name': server['name'],
+            'status': server['status'],
+            'host': server.get('OS-EXT-SRV-ATTR:host'),
+            'project': server.get('tenant_id'),
+            'flavor': flavor.get('original_name'),
+            'request': flavors.describe(specs,
+                                        *flavors.gpu_classes(found)),
+            'gpus': [h.record() for h in held],
+            'checks': [c.record() for c in checks]})
+
+    @staticmethod
+    def _held_anyway(cloud, consumer):
+        try:
+            return bool(cloud.placement.consumer_allocations(
+                consumer)['allocations'])
+        except http.CloudError:  # e.g. a member: keep the first answer
+            return False
+
+    def produce_output(self, parsed_args, column_names, data):
+        # A table of empty cells says less than one line; formats meant
+        # for scripts keep their record.
+        if self.holds_nothing and parsed_args.formatter == 'table':
+            self.app.stdout.write('server %s holds no GPU\n' % self.label)
+            return
+        super().produce_output(parsed_args, column_names, data)
+
+    def run(self, parsed_args):
+        # After the record is out, so a failing server is still shown.
+        super().run(parsed_args)
+        failures = allocations.failed(self.checks)
+        if failures:
+            raise exceptions.CommandError(
+                'server %s fails %d of %d checks: %s' % (
+                    self.label, len(failures), len(self.checks), '; '.join(
+                        '%s: %s' % (c.check, c.detail) for c in failures)))
+        return 0
+
+
+class ListAllocation(lister.Lister):
+    """List every GPU consumer: which server holds which GPU.
+
+    One row per (consumer, GPU device) from one read of Placement and one
+    paged server listing from Nova. A consumer Nova has no server for keeps
+    its row with status "no server": a leaked allocation (or, while a
+    migration runs, the source host's allocation held under the
+    migration's UUID); its project is the one Placement recorded.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        device_cmd.add_host_option(parser)
+        parser.add_argument('--project', metavar='<project>',
+                            help='only consumers of this project (name or '
+                                 'ID)')
+        parser.add_argument('--server', metavar='<server>',
+                            help='only this server (name or UUID; the UUID '
+                                 'of a consumer with no server works too)')
+        parser.add_argument('--long', action='store_true',
+                            help='also kind, model and provider UUID')
+        return parser
+
+    def take_action(self, args):
+        cloud = self.app.client_manager.gpu
+        project = args.project and self._project_id(args.project)
+        found = device_cmd.load(cloud, args.host)
+        servers = {s['id']: s for s in cloud.compute.servers()}
+        consumer = args.server and self._consumer(args.server, found,
+                                                  servers)
+        orphans = [c for c in allocations.without_server(found, servers)
+                   if consumer in (None, c)]
+        projects = dict(zip(orphans, http.gather(
+            lambda c: cloud.placement.consumer_allocations(c).get(
+                'project_id'), orphans)))
+        rows = [r for r in allocations.consumer_rows(found, servers, projects)
+                if consumer in (None, r['server'])
+                and project in (None, r['project'])]
+        return columns.table(LIST_LONG if args.long else LIST, rows)
+
+    def _project_id(self, text):
+        from openstackclient.identity import common as identity_common
+
+        try:
+            return identity_common.find_project(
+                self.app.client_manager.identity, text).id
+        except exceptions.CommandError:
+            # A deleted project's leaked allocations still carry its ID.
+            if _PROJECT_ID.match(text):
+                return text.lower()
+            raise
+
+    @staticmethod
+    def _consumer(text, found, servers):
+        consumers = {c for d in found for c in d.consumers}
+        if text.lower() in consumers:
+            return text.lower()
+        try:
+            return allocations.select_server(list(servers.values()),
+                                             text)['id']
+        except allocations.NoSuchServer as e:
+            raise exceptions.CommandError(str(e))

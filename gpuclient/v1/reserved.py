@@ -1,0 +1,112 @@
+"""openstack gpu reserved reset"""
+from __future__ import annotations
+
+from cliff import lister
+from osc_lib import exceptions
+
+from gpuclient import devices
+from gpuclient import http
+from gpuclient import reserved
+from gpuclient.v1 import columns
+from gpuclient.v1 import device as device_cmd
+
+RESULT = (('Host', 'host'), ('Address', 'address'),
+          ('Resource Class', 'resource_class'),
+          ('Reserved Before', 'reserved_before'),
+          ('Reserved After', 'reserved_after'), ('Result', 'result'))
+
+
+def reset(placement, device: devices.Device, any_device: bool = False,
+          dry_run: bool = False) -> reserved.Outcome:
+    """Set one device's reserved back to 0, if it is reserved and unused.
+
+    The decision is taken again on a fresh read at one provider
+    generation, and the write is made on that generation: if anything
+    changed since (a claim bumps the generation too), Placement refuses
+    it and the device is read and judged again.
+    """
+    uuid, rc = device.provider_uuid, device.resource_class
+
+    def read():
+        return placement.inventories_and_allocations(uuid)
+
+    def change(state):
+        return reserved.reset_record(state, rc, device.one_time_use,
+                                     any_device)
+
+    def write(generation, record):
+        return placement.put_inventory(uuid, rc, generation, record)
+
+    try:
+        if dry_run:
+            state, written = read(), None
+        else:
+            state, written = placement.read_modify_write(read, change, write)
+    except http.CloudError as e:
+        return reserved.failed(device, e)
+    return reserved.outcome(device, state, written, any_device)
+
+
+class ResetReserved(lister.Lister):
+    """Return scrubbed one-time-use GPUs to service: reserved back to 0.
+
+    Nova reserves a one-time-use GPU (trait HW_PCI_ONE_TIME_USE) when a
+    server claims it, and keeps it reserved after the server is gone until
+    an operator has scrubbed it. This sets reserved back to 0 on the
+    devices named, or on every one-time-use GPU of a host (--host) or of
+    the cloud (--all), changing nothing else in their inventory. A device
+    in use is never reset: Nova would not reserve it again when its server
+    leaves. Devices that are not one-time-use (reserved by hand to take
+    them out of service) are left alone unless --any. One row per device
+    considered; exits 1 if any device failed.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('device', metavar='<device>', nargs='*',
+                            help=device_cmd.SELECTOR_HELP + ' (repeat for '
+                            'several)')
+        parser.add_argument('--host', metavar='<host>',
+                            help="every one-time-use GPU of this compute "
+                                 "host")
+        parser.add_argument('--all', action='store_true',
+                            help='every one-time-use GPU of the cloud')
+        parser.add_argument('--any', action='store_true',
+                            help='also reset devices that are not '
+                                 'one-time-use')
+        parser.add_argument('--dry-run', action='store_true',
+                            help='show what would be reset; change nothing')
+        return parser
+
+    def take_action(self, args):
+        chosen = [bool(args.device), bool(args.host), args.all]
+        if not any(chosen):
+            raise exceptions.CommandError(
+                'name the devices to reset, or give --host <host> or --all')
+        if sum(chosen) > 1:
+            raise exceptions.CommandError(
+                'name devices, --host or --all: one of them, not several')
+        cloud = self.app.client_manager.gpu
+        if args.device:
+            # Every name resolved before anything is written.
+            named = http.gather(lambda s: device_cmd.find(cloud, s),
+                                args.device)
+            found = list({d.provider_uuid: d for d in named}.values())
+        else:
+            found = reserved.candidates(device_cmd.load(cloud, args.host),
+                                        args.any)
+        self.outcomes = http.gather(
+            lambda d: reset(cloud.placement, d, args.any, args.dry_run),
+            found)
+        return columns.table(RESULT, self.outcomes)
+
+    def run(self, parsed_args):
+        # cliff exits 0 once the table is printed; a failed device must
+        # still fail the command, so the table is printed first and the
+        # failure follows as one line on stderr (exit 1).
+        self.outcomes = []
+        super().run(parsed_args)
+        summary = reserved.failure_summary(self.outcomes)
+        if summary:
+            raise exceptions.CommandError(summary)
+        return 0

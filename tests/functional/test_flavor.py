@@ -1,0 +1,262 @@
+"""openstack gpu flavor create | list against the sandbox."""
+import uuid
+
+from gpuclient.sandbox import client
+from tests.functional import base
+
+A30_CLASS = 'CUSTOM_PCI_10DE_20B7'
+VGPU_GPUS = ['vgpu-1_pci_0000_%s_00_0' % bus for bus in ('84', '85', '86',
+                                                          '87')]
+SIZE = ('--vcpus', 1, '--ram', 512, '--disk', 1)
+
+
+class FlavorTestCase(base.SandboxTestCase):
+
+    def nova_flavors(self, name, cloud=client.ADMIN_CLOUD):
+        """Nova's own records of the flavors called `name`."""
+        return [f for f in self.sandbox().compute(
+            'GET', '/flavors/detail', cloud=cloud,
+            params={'is_public': 'None'}).json()['flavors']
+            if f['name'] == name]
+
+    def flavor_name(self, name=None):
+        """A name for a flavor the test makes; whatever flavor has it at
+        the end of the test (even a failing one) is deleted."""
+        name = name or 'gpu.test-%s' % uuid.uuid4().hex[:8]
+        self.assertEqual([], self.nova_flavors(name), 'left by an earlier '
+                         'run: delete flavor %s' % name)
+        self.addCleanup(self.delete_flavors, name)
+        return name
+
+    def delete_flavors(self, name):
+        for f in self.nova_flavors(name):
+            self.sandbox().compute('DELETE', '/flavors/%s' % f['id'])
+
+    def tag(self, provider_name, trait):
+        """Add a trait to a provider through Placement, keeping its other
+        traits; taken off again (and the trait deleted) at test end."""
+        self.placement('PUT', '/traits/%s' % trait)
+        self.addCleanup(self.placement, 'DELETE', '/traits/%s' % trait)
+        uuid_ = self.provider(provider_name)['uuid']
+        self.change_traits(uuid_, lambda traits: traits | {trait})
+        self.addCleanup(self.change_traits, uuid_,
+                        lambda traits: traits - {trait})
+
+    def change_traits(self, uuid_, change):
+        body = self.placement('GET', '/resource_providers/%s/traits' % uuid_)
+        self.placement('PUT', '/resource_providers/%s/traits' % uuid_,
+                       json={'traits': sorted(change(set(body['traits']))),
+                             'resource_provider_generation':
+                                 body['resource_provider_generation']})
+
+    def gpus_held(self, server_id):
+        return {name: resources for name, resources
+                in self.allocations(server_id).items()
+                if name.startswith(('gpu-', 'vgpu-')) and '_' in name}
+
+
+class TestCreate(FlavorTestCase):
+
+    def test_a30_flavor_boots_holding_one_a30(self):
+        name = self.flavor_name('gpu.a30')
+        flavor = self.gpu('flavor', 'create', name, '--vcpus', 2, '--ram',
+                          2048, '--disk', 10, '--alias', 'a30')
+        self.assertEqual(['1 × a30 (PCI passthrough)'],
+                         flavor['GPU Request'])
+        self.assertEqual({'pci_passthrough:alias': 'a30:1'},
+                         flavor['Extra Specs'])
+        nova, = self.nova_flavors(name)
+        self.assertEqual((flavor['ID'], 2, 2048, 10, True, {
+            'pci_passthrough:alias': 'a30:1'}), (
+            nova['id'], nova['vcpus'], nova['ram'], nova['disk'],
+            nova['os-flavor-access:is_public'], nova['extra_specs']))
+        server = self.boot(name)
+        held = self.gpus_held(server['id'])
+        self.assertEqual([{A30_CLASS: 1}], list(held.values()), held)
+        self.assertTrue(list(held)[0].startswith('gpu-a30-1_'))
+
+    def test_vgpu_trait_flavor_boots_onto_the_tagged_gpu(self):
+        trait = 'CUSTOM_GPU_TYPE_%s' % uuid.uuid4().hex[:8].upper()
+        self.tag(VGPU_GPUS[-1], trait)
+        name = self.flavor_name()
+        code, out, err = self.run_openstack(
+            'gpu', 'flavor', 'create', name, *SIZE, '--vgpu', 1,
+            '--trait', trait.lower(), '-f', 'json')
+        self.assertEqual((0, ''), (code, err))  # no "nobody has it" warning
+        self.assertEqual({'resources:VGPU': '1',
+                          'trait:%s' % trait: 'required'},
+                         self.nova_flavors(name)[0]['extra_specs'])
+        # Untagged GPUs come first in Placement's answer: two servers that
+        # both land on the last GPU did not get there by chance.
+        for _ in range(2):
+            server = self.boot(name)
+            self.assertEqual({VGPU_GPUS[-1]: {'VGPU': 1}},
+                             self.gpus_held(server['id']))
+
+    def test_several_vgpus_come_from_one_gpu(self):
+        name = self.flavor_name()
+        flavor = self.gpu('flavor', 'create', name, *SIZE, '--vgpu', 2)
+        self.assertEqual({'resources:VGPU': '2'}, flavor['Extra Specs'])
+        self.assertEqual(['2 × VGPU'], flavor['GPU Request'])
+        held = self.gpus_held(self.boot(name)['id'])
+        self.assertEqual([{'VGPU': 2}], list(held.values()), held)
+
+    def test_trait_no_gpu_has_is_a_warning(self):
+        name = self.flavor_name()
+        code, out, err = self.run_openstack(
+            'gpu', 'flavor', 'create', name, *SIZE, '--vgpu', 1,
+            '--trait', 'CUSTOM_NVLINK', '-f', 'json')
+        self.assertEqual(0, code, err)
+        self.assertEqual(['warning: no VGPU GPU (nor its host) has trait '
+                          'CUSTOM_NVLINK yet: servers of this flavor get '
+                          'NoValidHost until one does'], err.splitlines())
+        self.assertEqual(1, len(self.nova_flavors(name)))
+
+    def test_options_become_extra_specs(self):
+        name = self.flavor_name()
+        flavor = self.gpu(
+            'flavor', 'create', name, *SIZE, '--alias', 'rtx3090',
+            '--alias', 'a30:2', '--numa-policy', 'preferred',
+            '--hide-hypervisor-id', '--forbid-trait', 'CUSTOM_NVLINK',
+            '--property', 'hw:cpu_policy=dedicated', '--ephemeral', 2,
+            '--swap', 256, '--description', 'consumer cards')
+        specs = {'pci_passthrough:alias': 'rtx3090:1,a30:2',
+                 'hw:pci_numa_affinity_policy': 'preferred',
+                 'hw:hide_hypervisor_id': 'true',
+                 'trait:CUSTOM_NVLINK': 'forbidden',
+                 'hw:cpu_policy': 'dedicated'}
+        self.assertEqual(specs, flavor['Extra Specs'])
+        self.assertEqual(['1 × rtx3090 (PCI passthrough)',
+                          '2 × a30 (PCI passthrough)',
+                          'forbids trait CUSTOM_NVLINK'],
+                         flavor['GPU Request'])
+        nova, = self.nova_flavors(name)
+        self.assertEqual((specs, 2, 256, 'consumer cards'), (
+            nova['extra_specs'], nova['OS-FLV-EXT-DATA:ephemeral'],
+            nova['swap'], nova['description']))
+
+    def test_private_flavor_for_one_project(self):
+        name = self.flavor_name()
+        flavor = self.gpu('flavor', 'create', name, *SIZE, '--alias', 'a30',
+                          '--private', '--project', client.MEMBER['project'])
+        self.assertFalse(flavor['Is Public'])
+        self.assertEqual(1, len(flavor['Access Project IDs']))
+        self.assertEqual(1, len(self.nova_flavors(
+            name, cloud=client.MEMBER_CLOUD)))
+
+    def test_dry_run_creates_nothing(self):
+        name = self.flavor_name()
+        code, out, err = self.run_openstack(
+            'gpu', 'flavor', 'create', name, *SIZE, '--alias', 'a30:2',
+            '--dry-run', '-f', 'json')
+        self.assertEqual((0, 'dry run: nothing was created\n'), (code, err))
+        self.assertIn('"pci_passthrough:alias": "a30:2"', out)
+        self.assertEqual([], self.nova_flavors(name))
+
+
+class TestRefused(FlavorTestCase):
+
+    def assertRefused(self, expected, *options, name=None):
+        name = name or self.flavor_name()
+        error = self.gpu_fails('flavor', 'create', name, *SIZE, *options)
+        self.assertIn(expected, error)
+        self.assertEqual([], self.nova_flavors(name), 'half-made flavor')
+        return error
+
+    def test_malformed_alias(self):
+        self.assertRefused("--alias 'a30:x': the count must be a whole "
+                           "number", '--alias', 'a30:x')
+
+    def test_unknown_trait(self):
+        self.assertRefused("no trait 'CUSTOM_NO_SUCH_GPU' in Placement",
+                           '--alias', 'a30', '--trait', 'CUSTOM_NO_SUCH_GPU')
+
+    def test_alias_with_resources_of_its_class(self):
+        self.assertRefused(
+            'resources:%s next to pci_passthrough:alias makes a flavor that '
+            'never schedules' % A30_CLASS,
+            '--alias', 'a30', '--property', 'resources:%s=1' % A30_CLASS)
+
+    def test_resources_of_a_class_placement_says_is_pci(self):
+        # CUSTOM_A100 is a device_spec resource_class: only Placement knows
+        self.assertRefused(
+            'resources:CUSTOM_A100 without an alias allocates a GPU in '
+            'Placement that Nova never attaches', '--vgpu', 1,
+            '--property', 'resources:CUSTOM_A100=1')
+        self.assertRefused('is a class of Nova-managed PCI devices',
+                           '--vgpu', 1, '--vgpu-class', 'CUSTOM_A100')
+
+    def test_kvm_hidden(self):
+        self.assertRefused('use --hide-hypervisor-id, which sets '
+                           'hw:hide_hypervisor_id=true', '--alias',
+                           'rtx3090', '--property', 'hw:kvm_hidden=true')
+
+    def test_machine_type(self):
+        self.assertRefused('openstack image set --property '
+                           'hw_machine_type=q35', '--alias', 'a30',
+                           '--property', 'hw_machine_type=q35')
+
+    def test_alias_with_a_trait_only_devices_have(self):
+        # a flavor trait is matched against the host: proven NoValidHost
+        self.assertRefused('trait:CUSTOM_NVLINK=required would never '
+                           'schedule', '--alias', 'a100', '--trait',
+                           'CUSTOM_NVLINK')
+
+    def test_extra_spec_nova_rejects_leaves_no_flavor(self):
+        error = self.assertRefused(
+            "Compute: Validation failed; 'bogus' is not one of: dedicated, "
+            "shared, mixed (HTTP 400)", '--alias', 'a30', '--property',
+            'hw:cpu_policy=bogus')
+        self.assertIn('nothing was created', error)
+
+    def test_existing_name_is_refused_before_any_write(self):
+        name = self.create_flavor({'hw:cpu_policy': 'shared'})
+        self.assertIn('a flavor named %r exists already' % name,
+                      self.gpu_fails('flavor', 'create', name, *SIZE,
+                                     '--alias', 'a30'))
+        nova, = self.nova_flavors(name)
+        self.assertEqual({'hw:cpu_policy': 'shared'}, nova['extra_specs'])
+
+    def test_project_needs_private(self):
+        self.assertRefused('--project goes with --private', '--alias', 'a30',
+                           '--project', client.MEMBER['project'])
+
+
+class TestList(FlavorTestCase):
+
+    def test_lists_gpu_flavors_with_their_request(self):
+        a30 = self.flavor_name()
+        self.gpu('flavor', 'create', a30, *SIZE, '--alias', 'a30:2')
+        vgpu = self.flavor_name()
+        self.gpu('flavor', 'create', vgpu, *SIZE, '--vgpu', 1,
+                 '--trait', 'CUSTOM_NVLINK')
+        # made behind the plugin's back, the way the seeds make them
+        leaky = self.create_flavor({'resources:%s' % A30_CLASS: '1'})
+        doubled = self.create_flavor({'resources:CUSTOM_A100': '1',
+                                     'pci_passthrough:alias': 'a100:1'})
+        plain = self.create_flavor({'hw:cpu_policy': 'dedicated'})
+        rows = {r['Name']: r for r in self.gpu('flavor', 'list')}
+        self.assertEqual(['1 × VGPU', 'requires trait CUSTOM_NVLINK'],
+                         rows[vgpu]['GPU Request'])
+        self.assertEqual(['2 × a30 (PCI passthrough)'],
+                         rows[a30]['GPU Request'])
+        self.assertEqual(['1 × %s (resources: without an alias: no device '
+                          'attached, the GPU leaks)' % A30_CLASS],
+                         rows[leaky]['GPU Request'])
+        self.assertEqual(['1 × a100 (PCI passthrough)',
+                          '1 × CUSTOM_A100 (resources: next to an alias: '
+                          'never schedules)'], rows[doubled]['GPU Request'])
+        self.assertNotIn(plain, rows)
+        self.assertNotIn('m1.tiny', rows)
+        self.assertNotIn('Extra Specs', rows[a30])
+
+    def test_long_adds_extra_specs(self):
+        name = self.flavor_name()
+        self.gpu('flavor', 'create', name, *SIZE, '--alias', 'a30',
+                 '--hide-hypervisor-id')
+        row, = [r for r in self.gpu('flavor', 'list', '--long')
+                if r['Name'] == name]
+        self.assertEqual({'pci_passthrough:alias': 'a30:1',
+                          'hw:hide_hypervisor_id': 'true'},
+                         row['Extra Specs'])
+        self.assertEqual((0, 0), (row['Ephemeral'], row['Swap']))

@@ -1,0 +1,265 @@
+"""GPU flavor requests: parsing, extra specs, refusals, words."""
+import testtools
+
+from gpuclient import devices
+from gpuclient import flavors
+
+
+def request(**kwargs):
+    kwargs.setdefault('aliases', ['a30'])
+    return flavors.build_request(**kwargs)
+
+
+def specs(**kwargs):
+    return flavors.extra_specs(request(**kwargs))
+
+
+class TestCase(testtools.TestCase):
+
+    def refused(self, fn, *args, **kwargs) -> str:
+        """The one-line message fn refuses the request with."""
+        message = str(self.assertRaises(flavors.InvalidFlavor, fn, *args,
+                                        **kwargs))
+        self.assertNotIn('\n', message)
+        return message
+
+
+class TestAlias(TestCase):
+
+    def test_count_defaults_to_one(self):
+        self.assertEqual(flavors.Alias('a30', 1), flavors.parse_alias('a30'))
+        self.assertEqual(flavors.Alias('a100', 2),
+                         flavors.parse_alias('a100:2'))
+
+    def test_malformed(self):
+        for text in ('a30:x', 'a30:0', 'a30:-1', 'a30:', 'a30:1:2'):
+            self.assertIn("--alias %r: the count must be a whole number"
+                          % text, self.refused(flavors.parse_alias, text))
+        for text in (':2', '', 'a,b:1', 'a 30'):
+            self.assertIn('give the alias name',
+                          self.refused(flavors.parse_alias, text))
+
+    def test_several_aliases_make_one_spec(self):
+        self.assertEqual({'pci_passthrough:alias': 'a30:1,a100:2'},
+                         specs(aliases=['a30', 'a100:2']))
+
+    def test_same_alias_twice_is_refused(self):
+        self.assertIn('a30 given more than once',
+                      self.refused(request, aliases=['a30', 'a30:2']))
+
+
+class TestRequest(TestCase):
+
+    def test_every_option(self):
+        self.assertEqual({
+            'hw:hide_hypervisor_id': 'true',
+            'hw:pci_numa_affinity_policy': 'socket',
+            'hw:cpu_policy': 'dedicated',
+            'pci_passthrough:alias': 'rtx3090:1',
+            'trait:CUSTOM_CONSUMER': 'required',
+            'trait:CUSTOM_SLOW': 'forbidden',
+        }, specs(aliases=['rtx3090'], traits=['custom_consumer'],
+                 forbidden=['CUSTOM_SLOW'], numa_policy='socket',
+                 hide_hypervisor_id=True,
+                 properties=['hw:cpu_policy=dedicated']))
+
+    def test_vgpus_are_one_request_group(self):
+        self.assertEqual({'resources:VGPU': '2'},
+                         specs(aliases=(), vgpus=2))
+        self.assertEqual({'resources:CUSTOM_NVIDIA_35': '1'},
+                         specs(aliases=(), vgpus=1,
+                               vgpu_class='custom_nvidia_35'))
+
+    def test_exactly_one_kind_of_gpu(self):
+        self.assertIn("--alias NAME[:COUNT]",
+                      self.refused(request, aliases=()))
+        self.assertIn('do not go together',
+                      self.refused(request, aliases=['a30'], vgpus=1))
+        self.assertIn('1 or more', self.refused(request, aliases=(), vgpus=0))
+        self.assertIn('goes with --vgpu',
+                      self.refused(request, vgpu_class='VGPU'))
+        self.assertIn('CUSTOM_ class', self.refused(
+            request, aliases=(), vgpus=1, vgpu_class='NVIDIA_35'))
+
+    def test_traits(self):
+        self.assertIn('not a trait name', self.refused(request,
+                                                  traits=['CUSTOM-X']))
+        self.assertIn('both required and forbidden', self.refused(
+            request, traits=['CUSTOM_X'], forbidden=['custom_x']))
+        self.assertEqual(('CUSTOM_X',), request(
+            traits=['CUSTOM_X', 'custom_x']).required)
+
+    def test_properties(self):
+        self.assertIn('KEY=VALUE', self.refused(request, properties=['hw:x']))
+        self.assertEqual({'a': 'b=c'}, request(properties=['a=b=c'])
+                         .properties)
+        for key, option in (('pci_passthrough:alias', '--alias'),
+                            ('resources:VGPU', '--vgpu'),
+                            ('trait:CUSTOM_X', '--trait'),
+                            ('hw:pci_numa_affinity_policy', '--numa-policy'),
+                            ('hw:hide_hypervisor_id',
+                             '--hide-hypervisor-id')):
+            self.assertIn(option, self.refused(request,
+                                          properties=['%s=1' % key]))
+
+
+class TestCheck(TestCase):
+
+    def test_kvm_hidden_points_at_hide_hypervisor_id(self):
+        message = self.refused(flavors.check, specs(
+            properties=['hw:kvm_hidden=true']))
+        self.assertIn('--hide-hypervisor-id', message)
+        self.assertIn('hw:hide_hypervisor_id=true', message)
+
+    def test_machine_type_points_at_the_image(self):
+        for key in ('hw_machine_type', 'hw:machine_type'):
+            message = self.refused(flavors.check, specs(
+                properties=['%s=q35' % key]))
+            self.assertIn(key, message)
+            self.assertIn('openstack image set --property '
+                          'hw_machine_type=q35', message)
+
+    def test_pci_class_next_to_an_alias_never_schedules(self):
+        message = self.refused(flavors.check, specs(
+            properties=['resources:CUSTOM_PCI_10DE_20B7=1']))
+        self.assertIn('never schedules', message)
+        # a class Placement says is a PCI device's, in a numbered group
+        message = self.refused(flavors.check, specs(
+            properties=['resources1:CUSTOM_A100=1']), {'CUSTOM_A100'})
+        self.assertIn('resources1:CUSTOM_A100', message)
+
+    def test_pci_class_alone_leaks(self):
+        message = self.refused(flavors.check, specs(
+            aliases=(), vgpus=1, properties=['resources:CUSTOM_A100=1']),
+            {'CUSTOM_A100'})
+        self.assertIn('never attaches', message)
+        self.assertIn('--alias', message)
+
+    def test_good_flavors_pass(self):
+        flavors.check(specs(properties=['resources:CUSTOM_A100=1']))
+        flavors.check(specs(aliases=(), vgpus=2), {'CUSTOM_A100'})
+        flavors.check({'hw:hide_hypervisor_id': 'true'})
+
+    def test_vgpu_class_that_is_a_pci_class(self):
+        self.assertIn('--alias', self.refused(flavors.check_vgpu_class,
+                                         'CUSTOM_A100', {'CUSTOM_A100'}))
+        flavors.check_vgpu_class('CUSTOM_NVIDIA_35', {'CUSTOM_A100'})
+
+    def test_needs_placement_only_for_unnamed_custom_classes(self):
+        self.assertFalse(flavors.needs_placement([
+            {'resources:VGPU': '1'}, {'resources:CUSTOM_PCI_10DE_20B7': '1'},
+            {'pci_passthrough:alias': 'a30:1'}]))
+        self.assertTrue(flavors.needs_placement([
+            {'resources_gpu:CUSTOM_NVIDIA_35': '1'}]))
+
+
+def device(host, kind, rc, uuid):
+    return devices.Device(
+        host=host, address=None, kind=kind, resource_class=rc, pci_id=None,
+        model=None, total=1, used=0, reserved=0, free=1, state='free',
+        provider_uuid=uuid, provider_name=uuid, generation=1, inventory={},
+        consumers={}, one_time_use=False)
+
+
+FLEET = [device('gpu-a100-1', devices.PASSTHROUGH, 'CUSTOM_A100', 'a100'),
+         device('vgpu-1', devices.VGPU, 'VGPU', 'gpu84'),
+         device('vgpu-2', devices.VGPU, 'CUSTOM_NVIDIA_35', 'gpu85')]
+
+
+def provider(uuid, root=True):
+    return {'uuid': uuid, 'name': uuid,
+            'parent_provider_uuid': None if root else 'parent'}
+
+
+class TestTraitFindings(TestCase):
+
+    def findings(self, holders, **kwargs):
+        return flavors.trait_findings(request(**kwargs), FLEET, holders)
+
+    def test_vgpu_gpu_or_its_host_has_the_trait(self):
+        ask = dict(aliases=(), vgpus=1, traits=['CUSTOM_T'])
+        self.assertEqual([], self.findings(
+            {'CUSTOM_T': [provider('gpu84', root=False)]}, **ask))
+        self.assertEqual([], self.findings(
+            {'CUSTOM_T': [provider('vgpu-1')]}, **ask))
+
+    def test_vgpu_of_another_class_does_not_count(self):
+        warnings = self.findings(
+            {'CUSTOM_T': [provider('gpu85', root=False)]}, aliases=(),
+            vgpus=1, traits=['CUSTOM_T'])
+        self.assertEqual(1, len(warnings))
+        self.assertIn('no VGPU GPU (nor its host) has trait CUSTOM_T',
+                      warnings[0])
+
+    def test_nobody_has_it_is_a_warning(self):
+        warnings = self.findings({'CUSTOM_T': []}, aliases=['a100'],
+                                 traits=['CUSTOM_T'])
+        self.assertIn('no passthrough GPU', warnings[0])
+
+    def test_alias_needs_the_trait_on_the_host(self):
+        self.assertEqual([], self.findings(
+            {'CUSTOM_T': [provider('gpu-a100-1')]}, aliases=['a100'],
+            traits=['CUSTOM_T']))
+        message = self.refused(self.findings,
+                          {'CUSTOM_T': [provider('a100', root=False)]},
+                          aliases=['a100'], traits=['CUSTOM_T'])
+        self.assertIn('would never schedule', message)
+        self.assertIn('[pci] alias', message)
+
+    def test_gpu_classes(self):
+        self.assertEqual(({'CUSTOM_A100'}, {'VGPU', 'CUSTOM_NVIDIA_35'}),
+                         flavors.gpu_classes(FLEET))
+
+
+class TestDescribe(TestCase):
+
+    def test_words(self):
+        self.assertEqual(['1 × a30 (PCI passthrough)',
+                          '2 × a100 (PCI passthrough)'],
+                         flavors.describe({'pci_passthrough:alias':
+                                           'a30:1, a100:2'}))
+        self.assertEqual(['2 × VGPU', 'requires trait CUSTOM_NVIDIA_11',
+                          'forbids trait CUSTOM_SLOW'], flavors.describe({
+                              'resources:VGPU': '2',
+                              'trait:CUSTOM_NVIDIA_11': 'required',
+                              'trait:CUSTOM_SLOW': 'forbidden',
+                              'hw:cpu_policy': 'dedicated',
+                              'resources:VCPU': '4'}))
+
+    def test_malformed_alias_entries_say_so(self):
+        self.assertEqual(["malformed alias entry 'a30:x': Nova cannot boot "
+                          "it", "malformed alias entry 'a100': Nova cannot "
+                          "boot it", '1 × h100 (PCI passthrough)'],
+                         flavors.describe({'pci_passthrough:alias':
+                                           'a30:x, a100,h100:1'}))
+
+    def test_custom_vgpu_class_and_groups(self):
+        self.assertEqual(
+            ['2 × CUSTOM_NVIDIA_35 (vGPU) in 2 request groups'],
+            flavors.describe({'resources1:CUSTOM_NVIDIA_35': '1',
+                              'resources2:CUSTOM_NVIDIA_35': '1',
+                              'group_policy': 'isolate'},
+                             vgpu_classes={'VGPU', 'CUSTOM_NVIDIA_35'}))
+
+    def test_broken_pci_recipes_say_so(self):
+        self.assertEqual(
+            ['1 × CUSTOM_PCI_10DE_20B7 (resources: without an alias: no '
+             'device attached, the GPU leaks)'],
+            flavors.describe({'resources:CUSTOM_PCI_10DE_20B7': '1'}))
+        self.assertIn('never schedules', flavors.describe(
+            {'pci_passthrough:alias': 'a100:1', 'resources:CUSTOM_A100': '1'},
+            pci_classes={'CUSTOM_A100'})[1])
+
+    def test_which_flavors_ask_for_gpus(self):
+        self.assertTrue(flavors.asks_for_gpu({'pci_passthrough:alias':
+                                              'a30:1'}))
+        self.assertTrue(flavors.asks_for_gpu({'resources2:VGPU': '1'}))
+        self.assertTrue(flavors.asks_for_gpu(
+            {'resources:CUSTOM_PCI_10DE_20B7': '1'}))
+        self.assertTrue(flavors.asks_for_gpu(
+            {'resources:CUSTOM_A100': '1'}, pci_classes={'CUSTOM_A100'}))
+        self.assertFalse(flavors.asks_for_gpu(
+            {'resources:CUSTOM_A100': '1'}))
+        self.assertFalse(flavors.asks_for_gpu(
+            {'trait:CUSTOM_X': 'required', 'hw:cpu_policy': 'dedicated'}))
+        self.assertFalse(flavors.asks_for_gpu({}))
