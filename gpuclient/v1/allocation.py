@@ -72,7 +72,7 @@ def server_devices(cloud, server: dict, held: dict) -> list[devices.Device]:
     return [d for s in snapshots for d in devices.build(s)]
 
 
-class ShowAllocation(show.ShowOne):
+class ShowAllocation(columns.FailsAfterOutput, show.ShowOne):
     """Show which GPUs a server holds, and check them against its flavor.
 
     For each GPU the server holds in Placement: host, PCI address, kind,
@@ -112,8 +112,12 @@ class ShowAllocation(show.ShowOne):
         request = allocations.parse_request(specs, found)
         held = allocations.join(held_allocations, found)
         checks = allocations.check(server, request, held)
-        self.checks = checks
         self.label = '%s (%s)' % (server['name'], server['id'])
+        failures = allocations.failed(checks)
+        if failures:
+            self.failure = 'server %s fails %d of %d checks: %s' % (
+                self.label, len(failures), len(checks), '; '.join(
+                    '%s: %s' % (c.check, c.detail) for c in failures))
         self.holds_nothing = not held and not request
         return columns.record(SHOW, {
             'id': server['id'], 'name': server['name'],
@@ -141,17 +145,6 @@ class ShowAllocation(show.ShowOne):
             self.app.stdout.write('server %s holds no GPU\n' % self.label)
             return
         super().produce_output(parsed_args, column_names, data)
-
-    def run(self, parsed_args):
-        # After the record is out, so a failing server is still shown.
-        super().run(parsed_args)
-        failures = allocations.failed(self.checks)
-        if failures:
-            raise exceptions.CommandError(
-                'server %s fails %d of %d checks: %s' % (
-                    self.label, len(failures), len(self.checks), '; '.join(
-                        '%s: %s' % (c.check, c.detail) for c in failures)))
-        return 0
 
 
 class ListAllocation(lister.Lister):

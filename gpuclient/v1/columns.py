@@ -3,6 +3,7 @@ for -f json/yaml while reading well in a table."""
 from __future__ import annotations
 
 from osc_lib.cli import format_columns
+from osc_lib import exceptions
 
 
 class ListColumn(format_columns.ListColumn):
@@ -16,6 +17,21 @@ class DictListColumn(format_columns.ListDictColumn):
     def human_readable(self):
         return '\n'.join(', '.join('%s=%s' % kv for kv in item.items())
                          for item in self._value or ())
+
+
+class FailsAfterOutput:
+    """For a command whose output still matters when it fails (devices it
+    could not change, checks that failed): take_action sets self.failure
+    to one line; run() prints the output first, then exits 1 with it."""
+
+    failure: str | None = None
+
+    def run(self, parsed_args):
+        self.failure = None
+        super().run(parsed_args)
+        if self.failure:
+            raise exceptions.CommandError(self.failure)
+        return 0
 
 
 def _cell(value):

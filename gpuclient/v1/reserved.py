@@ -47,7 +47,7 @@ def reset(placement, device: devices.Device, any_device: bool = False,
     return reserved.outcome(device, state, written, any_device)
 
 
-class ResetReserved(lister.Lister):
+class ResetReserved(columns.FailsAfterOutput, lister.Lister):
     """Return scrubbed one-time-use GPUs to service: reserved back to 0.
 
     Nova reserves a one-time-use GPU (trait HW_PCI_ONE_TIME_USE) when a
@@ -95,18 +95,8 @@ class ResetReserved(lister.Lister):
         else:
             found = reserved.candidates(device_cmd.load(cloud, args.host),
                                         args.any)
-        self.outcomes = http.gather(
+        outcomes = http.gather(
             lambda d: reset(cloud.placement, d, args.any, args.dry_run),
             found)
-        return columns.table(RESULT, self.outcomes)
-
-    def run(self, parsed_args):
-        # cliff exits 0 once the table is printed; a failed device must
-        # still fail the command, so the table is printed first and the
-        # failure follows as one line on stderr (exit 1).
-        self.outcomes = []
-        super().run(parsed_args)
-        summary = reserved.failure_summary(self.outcomes)
-        if summary:
-            raise exceptions.CommandError(summary)
-        return 0
+        self.failure = reserved.failure_summary(outcomes)
+        return columns.table(RESULT, outcomes)

@@ -87,7 +87,7 @@ def change_traits(placement, found: list[devices.Device], trait: str,
     return http.gather(one, found)
 
 
-class TagTrait(lister.Lister):
+class TagTrait(columns.FailsAfterOutput, lister.Lister):
     """Label GPUs with a custom trait, keeping every trait they have.
 
     Adds TRAIT (created if Placement does not know it) to each GPU's
@@ -132,22 +132,13 @@ class TagTrait(lister.Lister):
         cloud = self.app.client_manager.gpu
         if not self.tag:
             device_cmd.check_names_exist(cloud, traits=[trait])
-        self.rows = change_traits(cloud.placement, select(cloud, args),
-                                  trait, self.tag, args.transient)
-        return columns.table(RESULT, self.rows)
-
-    def run(self, parsed_args):
-        # cliff exits 0 once the table is printed; a device that could not
-        # be changed must still fail the command: the table first, then
-        # one line on stderr (exit 1).
-        self.rows = []
-        super().run(parsed_args)
-        failed = [r for r in self.rows if r.get('failed')]
+        rows = change_traits(cloud.placement, select(cloud, args), trait,
+                             self.tag, args.transient)
+        failed = [r for r in rows if r.get('failed')]
         if failed:
-            raise exceptions.CommandError(
-                '%d of %d GPUs could not be changed: see the Result column'
-                % (len(failed), len(self.rows)))
-        return 0
+            self.failure = ('%d of %d GPUs could not be changed: see the '
+                            'Result column' % (len(failed), len(rows)))
+        return columns.table(RESULT, rows)
 
 
 class UntagTrait(TagTrait):

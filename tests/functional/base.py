@@ -8,12 +8,15 @@ test puts back what it changes (servers, flavors, reserved devices).
 import io
 import json
 import os
+import time
 import uuid
 
 import fixtures
 import testtools
 
 from gpuclient.sandbox import client
+
+H100_CLASS = 'CUSTOM_PCI_10DE_2330'
 
 
 class SandboxTestCase(testtools.TestCase):
@@ -106,6 +109,30 @@ class SandboxTestCase(testtools.TestCase):
         body['reserved'] = reserved
         self.placement('PUT', '/resource_providers/%s/inventories/%s'
                        % (uuid_, resource_class), json=body)
+
+    def wait_reserved(self, provider_name, resource_class, reserved=1,
+                      timeout=30):
+        """Nova reserves a one-time-use device a moment after the claim."""
+        deadline = time.monotonic() + timeout
+        while self.inventory(provider_name,
+                             resource_class)['reserved'] != reserved:
+            self.assertLess(time.monotonic(), deadline,
+                            '%s never got reserved=%d'
+                            % (provider_name, reserved))
+            time.sleep(0.2)
+
+    def released_h100(self):
+        """Boot an h100 server and delete it once Nova has reserved its
+        one-time-use device: that device's provider name, now reserved and
+        unused (and back in service at the end of the test)."""
+        server = self.boot(self.create_flavor(
+            {'pci_passthrough:alias': 'h100:1'}))
+        [name] = [n for n in self.allocations(server['id'])
+                  if n.startswith('gpu-h100-1_')]
+        self.addCleanup(self.set_reserved, name, H100_CLASS, 0)
+        self.wait_reserved(name, H100_CLASS)
+        self.delete_server(server['id'])
+        return name
 
     def create_flavor(self, extra_specs, vcpus=1, ram=512, disk=1):
         """A flavor through Nova's API, deleted at the end of the test."""

@@ -89,12 +89,7 @@ class TestDeviceList(base.SandboxTestCase):
                          (row['State'], row['Used'], row['Free']))
 
     def test_released_one_time_use_gpu_shows_reserved(self):
-        flavor = self.create_flavor({'pci_passthrough:alias': 'h100:1'})
-        server = self.boot(flavor)
-        [device] = [n for n in self.allocations(server['id'])
-                    if n.startswith('gpu-h100-1_')]
-        self.addCleanup(self.set_reserved, device, 'CUSTOM_PCI_10DE_2330', 0)
-        self.delete_server(server['id'])
+        device = self.released_h100()
         address = device.split('_', 1)[1].lower()
         [row] = [r for r in self.gpu('device', 'list', '--host', 'gpu-h100-1',
                                      '--state', 'reserved')]

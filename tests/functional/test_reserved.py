@@ -1,7 +1,6 @@
 """openstack gpu reserved reset against the sandbox: one-time-use H100s on
 gpu-h100-1 (0000:c1:00.0 and 0000:c2:00.0)."""
 import json
-import time
 
 from gpuclient import cloud as cloud_mod
 from gpuclient import placement as placement_mod
@@ -76,24 +75,9 @@ class ReservedTestCase(base.SandboxTestCase):
                   if n.startswith(HOST + '_')]
         return name.split('_', 1)[1].lower()
 
-    def wait_reserved(self, address, reserved=1, timeout=30):
-        """Nova reserves a one-time-use device shortly after the claim."""
-        deadline = time.monotonic() + timeout
-        while self.inventory(provider_name(address), RC)['reserved'] != \
-                reserved:
-            self.assertLess(time.monotonic(), deadline,
-                            'device %s never got reserved=%d'
-                            % (address, reserved))
-            time.sleep(0.2)
-
     def release(self):
-        """Boot an h100 server and delete it: the address of the device it
-        held, now reserved and unused."""
-        server = self.boot(self.flavor)
-        address = self.held_device(server)
-        self.wait_reserved(address)
-        self.delete_server(server['id'])
-        return address
+        """The address of a released h100 device: reserved, unused."""
+        return self.released_h100().split('_', 1)[1].lower()
 
     def state(self, address):
         [row] = [r for r in self.gpu('device', 'list', '--host', HOST)
@@ -147,7 +131,7 @@ class TestReset(ReservedTestCase):
     def test_device_still_held_is_skipped_and_stays_reserved(self):
         server = self.boot(self.flavor)
         address = self.held_device(server)
-        self.wait_reserved(address)
+        self.wait_reserved(provider_name(address), RC)
         before = self.provider_body(address)
 
         for args in (('--host', HOST), ('%s:%s' % (HOST, address), '--any')):
@@ -271,7 +255,8 @@ class TestConcurrentWriters(ReservedTestCase):
             self.assertEqual(address, self.held_device(server))
             generations.append(self.provider_body(address, 'allocations')[
                 'resource_provider_generation'])
-            self.wait_reserved(address)  # Nova's; a stale write would undo it
+            # Nova's own write; a stale one would undo it
+            self.wait_reserved(provider_name(address), RC)
 
         cloud = self.writer_cloud(address, 'inventories', reset_and_claim)
         code, rows, err = self.reset_with(cloud, '%s:%s' % (HOST, address))

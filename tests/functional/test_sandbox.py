@@ -70,12 +70,7 @@ class TestDefaultFleet(base.SandboxTestCase):
         self.assertRegex(gpus[0], r'^vgpu-1_pci_0000_8[4-7]_00_0$')
 
     def test_deleted_h100_server_leaves_its_device_reserved(self):
-        flavor = self.create_flavor({'pci_passthrough:alias': 'h100:1'})
-        server = self.boot(flavor)
-        [device] = [n for n in self.allocations(server['id'])
-                    if n.startswith('gpu-h100-1_')]
-        self.addCleanup(self.set_reserved, device, 'CUSTOM_PCI_10DE_2330', 0)
-        self.delete_server(server['id'])
+        device = self.released_h100()
         self.sandbox().periodic()
         inventory = self.inventory(device, 'CUSTOM_PCI_10DE_2330')
         self.assertEqual((1, 1), (inventory['total'], inventory['reserved']))
