@@ -40,7 +40,11 @@ test: $(VENV)/.installed-test
 	GPU_SANDBOX_STATE_DIR=$(TEST_STATE) $(BIN)/stestr --test-path tests/functional run --concurrency 1; \
 	  rc=$$?; $(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop; exit $$rc
 
-bench: $(VENV)/.installed-test
+$(VENV)/.installed-bench: $(VENV)/.installed-test tools/bench-requirements.txt
+	$(PIP) -r tools/bench-requirements.txt
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python tools/bench.py
 
 docs: $(VENV)/.installed-test
