@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from cliff import lister
 from cliff import show
-from openstackclient.identity import common as identity_common
 from osc_lib import exceptions
 
 from gpuclient import flavors
@@ -179,6 +178,10 @@ class CreateFlavor(show.ShowOne):
     def _project_id(self, args):
         if not args.project:
             return None
+        # Imported here: it pulls in keystoneclient, and OSC imports every
+        # command module on every run of every openstack command.
+        from openstackclient.identity import common as identity_common
+
         return identity_common.find_project(
             self.app.client_manager.identity, args.project,
             args.project_domain).id
