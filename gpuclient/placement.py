@@ -115,19 +115,18 @@ class Placement:
             'placement.concurrent_update')
 
     # -- traits and consumers ----------------------------------------------
-    def trait_exists(self, name: str) -> bool:
+    def _exists(self, path: str, microversion: str) -> bool:
         try:
-            self.service.get('/traits/%s' % name, '1.6')
+            self.service.get(path, microversion)
         except http.NotFound:
             return False
         return True
 
+    def trait_exists(self, name: str) -> bool:
+        return self._exists('/traits/%s' % name, '1.6')
+
     def resource_class_exists(self, name: str) -> bool:
-        try:
-            self.service.get('/resource_classes/%s' % name, '1.2')
-        except http.NotFound:
-            return False
-        return True
+        return self._exists('/resource_classes/%s' % name, '1.2')
 
     def create_trait(self, name: str) -> None:
         self.service.request('PUT', '/traits/%s' % name, '1.6')
