@@ -63,6 +63,14 @@ def find(cloud, selector, with_traits=False):
         raise exceptions.CommandError(str(e))
 
 
+def find_all(cloud, selectors, with_traits=False):
+    """Each device named, once, every name resolved before anything is
+    written. One name after the other: each find already reads its tree
+    concurrently, and nesting pools would unbound the requests in flight."""
+    named = [find(cloud, s, with_traits) for s in selectors]
+    return list({d.provider_uuid: d for d in named}.values())
+
+
 class ListDevice(lister.Lister):
     """List every GPU in the cloud: passthrough devices and vGPU GPUs.
 

@@ -88,10 +88,7 @@ class ResetReserved(columns.FailsAfterOutput, lister.Lister):
                 'name devices, --host or --all: one of them, not several')
         cloud = self.app.client_manager.gpu
         if args.device:
-            # Every name resolved before anything is written.
-            named = http.gather(lambda s: device_cmd.find(cloud, s),
-                                args.device)
-            found = list({d.provider_uuid: d for d in named}.values())
+            found = device_cmd.find_all(cloud, args.device)
         else:
             found = reserved.candidates(device_cmd.load(cloud, args.host),
                                         args.any)

@@ -24,10 +24,7 @@ def select(cloud, args) -> list[devices.Device]:
             'name devices or select them with --host, --model and '
             '--resource-class, not both')
     if args.device:
-        # One after the other: each reads its host's tree concurrently.
-        named = [device_cmd.find(cloud, s, with_traits=True)
-                 for s in args.device]
-        return list({d.provider_uuid: d for d in named}.values())
+        return device_cmd.find_all(cloud, args.device, with_traits=True)
     if not filtered:
         raise exceptions.CommandError(
             'name the GPUs (<device>...) or select them with --host, '
