@@ -31,13 +31,19 @@ demo: $(VENV)/.installed
 	@echo '  openstack gpu device list --long; openstack gpu device summary'
 	@echo '  gpu-sandbox stop      # when done'
 
-# All tests: unit tests, then functional tests against one sandbox started
-# for the run (its own state dir, so a demo sandbox is left alone).
+# All tests: unit tests, then functional tests against a sandbox started
+# for the run (its own state dir, so a demo sandbox is left alone): the
+# default fleet first, then, once it is stopped, the legacy fleet (PCI not
+# in Placement) for tests/functional/legacy. Never two sandboxes at once.
+FUNCTIONAL := GPU_SANDBOX_STATE_DIR=$(TEST_STATE) $(BIN)/stestr --test-path tests/functional run --concurrency 1
 test: $(VENV)/.installed-test
 	$(BIN)/stestr --test-path tests/unit run
 	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop >/dev/null
 	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) start
-	GPU_SANDBOX_STATE_DIR=$(TEST_STATE) $(BIN)/stestr --test-path tests/functional run --concurrency 1; \
+	$(FUNCTIONAL) --exclude-regex '^tests\.functional\.legacy\.'; \
+	  rc=$$?; $(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop; exit $$rc
+	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) start --fleet legacy
+	$(FUNCTIONAL) '^tests\.functional\.legacy\.'; \
 	  rc=$$?; $(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop; exit $$rc
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test tools/bench-requirements.txt

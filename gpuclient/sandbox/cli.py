@@ -94,11 +94,17 @@ def start(args) -> int:
         return 0
     if data.get('pids'):
         stop(args, quiet=True)
-    fleet_file = os.path.abspath(args.fleet or fleet_mod.DEFAULT_FLEET)
-    fleet = fleet_mod.load(fleet_file)
+    import yaml
+
+    fleet_data = fleet_mod.read(args.fleet)
+    fleet = fleet_mod.parse(fleet_data)
     started = time.monotonic()
     os.makedirs(os.path.join(state.dir, 'logs'), exist_ok=True)
-    shutil.copyfile(fleet_file, os.path.join(state.dir, 'fleet.yaml'))
+    # The fleet as this start runs it, and the nova.conf of each service.
+    fleet_file = os.path.join(state.dir, 'fleet.yaml')
+    with open(fleet_file, 'w') as f:
+        yaml.safe_dump(fleet_data, f, sort_keys=False)
+    write_nova_conf(state.nova_conf_dir, fleet)
     for name in ('keystone', 'cloud'):
         open(state.log(name), 'w').close()
     old_ports = data.get('ports', {})
@@ -140,8 +146,9 @@ def start(args) -> int:
         stop(args, quiet=True)
         print('gpu-sandbox start failed: %s' % e, file=sys.stderr)
         return 1
-    print('gpu-sandbox ready in %.1fs: %d hosts, %d GPU providers in '
+    print('gpu-sandbox ready in %.1fs: %d hosts, %d device providers in '
           'Placement' % (time.monotonic() - started, len(fleet.hosts), found))
+    print('  nova.conf of each service: %s' % state.nova_conf_dir)
     print('  keystone   %s\n  nova       %s\n  placement  %s' % (
         urls['identity'], urls['compute'], urls['placement']))
     print('Use it:  eval "$(gpu-sandbox env%s)"' % (
@@ -162,6 +169,19 @@ def _gpu_providers_seen_through_keystone(data, fleet) -> int:
         raise StartError('Placement does not show %s' % ', '.join(
             sorted(missing)))
     return len(expected)
+
+
+def write_nova_conf(directory, fleet) -> None:
+    """The nova.conf settings each service of the sandbox runs with:
+    controller.conf (API, conductor, scheduler) and compute-<host>.conf."""
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    files = {'controller.conf': fleet.controller_conf()}
+    for host in fleet.hosts:
+        files['compute-%s.conf' % host.name] = fleet.compute_conf(host)
+    for name, conf in files.items():
+        with open(os.path.join(directory, name), 'w') as f:
+            f.write(fleet_mod.render_conf(conf))
 
 
 def stop(args, quiet=False) -> int:
@@ -204,6 +224,7 @@ def status(args) -> int:
         print('%-9s  pid %-7s %-8s %s' % (
             name, pid, 'running' if _alive(pid) else 'DEAD', url))
     print('hosts      %s' % ' '.join(data.get('hosts', [])))
+    print('nova.conf  %s' % state.nova_conf_dir)
     return 0 if _running(data) else 1
 
 
@@ -245,8 +266,9 @@ def main(argv=None) -> int:
                         'or ~/.local/state/gpu-sandbox')
     sub = parser.add_subparsers(dest='command', required=True)
     p = sub.add_parser('start', help='start the sandbox cloud')
-    p.add_argument('--fleet', help='fleet YAML file (default: the built-in '
-                   'fleet of 5 GPU hosts)')
+    p.add_argument('--fleet', help='"default" (the built-in fleet of 9 '
+                   'hosts), "legacy" (the same hosts without PCI in '
+                   'Placement) or a fleet YAML file')
     p.set_defaults(func=start)
     sub.add_parser('stop', help='stop every sandbox process').set_defaults(
         func=stop)

@@ -33,6 +33,7 @@ class State:
         self.dir = os.path.abspath(state_dir or default_state_dir())
         self.path = os.path.join(self.dir, 'sandbox.json')
         self.clouds_yaml = os.path.join(self.dir, 'clouds.yaml')
+        self.nova_conf_dir = os.path.join(self.dir, 'nova.conf.d')
 
     def read(self) -> dict:
         try:

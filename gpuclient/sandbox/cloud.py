@@ -1,12 +1,16 @@
 """The sandbox's second process: real Placement and real Nova (API,
 conductor, scheduler, one compute per fleet host) in one process, over
-Nova's in-process RPC and SQLite, with the fleet's simulated GPUs.
+Nova's in-process RPC and SQLite, with the fleet's simulated hardware.
 
-Nova's functional-test base class does the wiring (databases, cells, RPC,
-fake Glance/Neutron/Cinder); this module runs its setUp as a long-lived
-service, puts real Keystone token validation in front of Placement and Nova,
-and serves them over HTTP on 127.0.0.1. A small control endpoint lets
-``gpu-sandbox`` ask for readiness and run the computes' periodic update.
+Nova's libvirt functional-test base class does the wiring (databases,
+cells, RPC, fake Glance/Neutron/Cinder, nova's fakelibvirt); each compute
+runs Nova's real libvirt driver, so every provider Nova writes (PCI
+devices, VF pools, vGPU GPUs) comes from Nova's own code. Cyborg's and
+Neutron's providers are then written as those services write them. This
+module runs the setUp as a long-lived service, puts real Keystone token
+validation in front of Placement and Nova, and serves them over HTTP on
+127.0.0.1. A small control endpoint lets ``gpu-sandbox`` ask for readiness
+and run the computes' periodic update.
 """
 import argparse
 import json
@@ -17,55 +21,82 @@ import sys
 import threading
 import time
 import traceback
+from unittest import mock
+import uuid
+
+import fixtures
 
 # Nova 34 runs its services on native threads; its test package still
 # defaults to eventlet.
 os.environ.setdefault('OS_NOVA_DISABLE_EVENTLET_PATCHING', '1')
 os.environ.setdefault('OS_TEST_TIMEOUT', '0')
 
-from nova.tests.functional import integrated_helpers  # noqa: E402  (first)
+from nova.tests.functional.libvirt import base  # noqa: E402  (first)
 import futurist._thread  # noqa: E402
 from nova.api import auth as nova_auth  # noqa: E402
 from nova.api import wsgi as nova_wsgi  # noqa: E402
+from nova import conf as nova_conf  # noqa: E402
 from nova import context as nova_context  # noqa: E402
 from placement import deploy as placement_deploy  # noqa: E402
 
 from gpuclient.sandbox import fleet as fleet_mod  # noqa: E402
 from gpuclient.sandbox import hardware  # noqa: E402
 from gpuclient.sandbox import httpd  # noqa: E402
+from gpuclient.sandbox import neighbours  # noqa: E402
 
 LOG = logging.getLogger('gpu-sandbox')
 PERIODIC_SECONDS = 60  # Nova's default update_resources_interval
 
 
-class Cloud(integrated_helpers._IntegratedTestBase):
+class Cloud(base.ServersTestBase):
+    """Nova's libvirt functional-test base run as a service: its real
+    libvirt driver over nova's fakelibvirt, one fake host per fleet host."""
     CAST_AS_CALL = False   # RPC casts stay asynchronous, as in production
     ADMIN_API = True
     microversion = 'latest'
     fleet: fleet_mod.Fleet = None
 
     def setUp(self):
-        self.flags(compute_driver=hardware.COMPUTE_DRIVER)
         # The wheel installs api-paste.ini under <venv>/etc/nova.
         self.flags(group='wsgi', api_paste_config=os.path.join(
             sys.prefix, 'etc', 'nova', 'api-paste.ini'))
-        self.flags(group='pci', alias=self.fleet.alias_config(),
-                   report_in_placement=True)
-        self.flags(group='filter_scheduler', pci_in_placement=True,
-                   enabled_filters=[
-                       'ComputeFilter', 'ComputeCapabilitiesFilter',
-                       'ImagePropertiesFilter', 'PciPassthroughFilter'])
+        self.apply(self.fleet.controller_conf())
         super().setUp()
-
-    def _setup_compute_service(self):
-        first = None
+        # A vGPU boot creates a mediated device on the host's fake libvirt.
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.driver.LibvirtDriver._create_mdev',
+            hardware.create_mdev))
         for host in self.fleet.hosts:
-            # Each compute's PCI tracker reads [pci] device_spec when it
-            # starts, so every host gets its own.
-            self.flags(group='pci', device_spec=host.device_spec())
-            compute = self._start_compute(host.name)
-            first = first or compute
-        return first
+            self.start_host(host)
+
+    def apply(self, conf):
+        """Set nova.conf values, as the fleet gives them, for what starts
+        next (each compute reads its [pci] and [devices] when it starts)."""
+        for section, options in conf.items():
+            if section == 'devices':
+                self.flags(group='devices', **options)
+                nova_conf.devices.register_dynamic_opts(nova_conf.CONF)
+            elif section != 'DEFAULT':
+                self.flags(group=section, **options)
+
+    def start_host(self, host):
+        """base.start_compute's _start_compute, except that libvirt's
+        hostname (the hypervisor hostname, Placement's root name) may
+        differ from the service host."""
+        self.apply(self.fleet.compute_conf(host))
+        pci_info = hardware.pci_info(host)
+        connection = self._get_connection(pci_info=pci_info,
+                                          hostname=host.hypervisor)
+        self.libvirt.update_sriov_mac_address_mapping(
+            pci_info.get_pci_address_mac_mapping())
+        node_uuid = str(uuid.uuid5(uuid.NAMESPACE_DNS, host.hypervisor))
+        with mock.patch('nova.virt.node.get_local_node_uuid',
+                        return_value=node_uuid):
+            self.mock_conn.return_value = connection
+            compute = self.start_service('compute', host=host.name)
+            compute.driver._host.get_connection = lambda: connection
+            compute.driver._host.get_node_uuid()
+        self.computes[host.name] = compute
 
     def runTest(self):  # unittest wants a test method to build the case
         pass
@@ -178,9 +209,10 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
 
     fleet = fleet_mod.load(args.fleet)
-    hardware.FLEET = Cloud.fleet = fleet
+    Cloud.fleet = fleet
     cloud = Cloud()
     cloud.setUp()
+    neighbours.write_all(cloud.placement, fleet)
     # Nova's test base shortens idle thread workers' wait to 10 ms to speed
     # up test teardown; in a long-lived sandbox every idle worker would then
     # wake 100 times a second, forever. Put futurist's default back.
@@ -200,7 +232,7 @@ def main(argv=None):
             break
         control.periodic()
     else:
-        raise RuntimeError('Nova did not report these GPUs to Placement: %s'
+        raise RuntimeError('Placement does not show these devices: %s'
                            % ', '.join(missing))
 
     placement_app, nova_app = keystone_fronted_apps(
@@ -208,7 +240,7 @@ def main(argv=None):
     httpd.serve(placement_app, args.placement_port, 'placement')
     httpd.serve(nova_app, args.nova_port, 'nova')
     httpd.serve(control, args.control_port, 'control')
-    LOG.info('sandbox cloud ready: %d hosts, %d GPU providers',
+    LOG.info('sandbox cloud ready: %d hosts, %d device providers',
              len(fleet.hosts), len(expected))
     while True:
         time.sleep(PERIODIC_SECONDS)

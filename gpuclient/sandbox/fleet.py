@@ -1,8 +1,9 @@
-"""The fleet file: which simulated hosts exist and which GPUs each has.
+"""The fleet file: which simulated hosts exist and which devices each has.
 
-Pure data handling: it turns the YAML into the nova.conf values and the
-device records the simulated hardware reports, and says what Placement must
-show once Nova has reported them.
+Pure data handling: it turns the YAML into the nova.conf settings each
+service runs with, the hardware each host's fake libvirt shows, the
+providers Cyborg and Neutron would write, and says what Placement must show
+once everything is reported.
 """
 from __future__ import annotations
 
@@ -12,13 +13,27 @@ import os
 import re
 
 DEFAULT_FLEET = os.path.join(os.path.dirname(__file__), 'default-fleet.yaml')
+# Built-in fleets, by name: the default one, and the same hosts on a cloud
+# that never enabled PCI in Placement (scheduling by PciPassthroughFilter).
+BUILTIN = {'default': {}, 'legacy': {'pci_in_placement': False}}
 
 _ADDRESS = re.compile(r'^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$')
 _HEX4 = re.compile(r'^[0-9a-f]{4}$')
+_HOSTNAME = re.compile(r'^[a-z0-9][a-z0-9.-]*$')
 _DEVICE_TYPES = ('type-PCI', 'type-PF')
+_TOP_KEYS = {'hosts', 'aliases', 'neutron', 'pci_in_placement'}
+_HOST_KEYS = {'hypervisor_hostname', 'pci', 'vgpu', 'cyborg'}
 _PCI_KEYS = {'address', 'vendor_id', 'product_id', 'device_type', 'numa_node',
-             'one_time_use', 'live_migratable', 'resource_class', 'traits'}
-_VGPU_KEYS = {'mdev_type', 'per_gpu', 'addresses', 'resource_class'}
+             'one_time_use', 'live_migratable', 'resource_class', 'traits',
+             'vfs'}
+_VFS_KEYS = {'count', 'product_id'}
+_VGPU_KEYS = {'mdev_type', 'per_gpu', 'addresses', 'mdev_class'}
+_CYBORG_KEYS = {'address', 'vendor_id', 'product_id'}
+_BRIDGE_KEYS = {'physnet', 'egress_kbps', 'ingress_kbps'}
+# Comma-separated list options; other lists are multi-valued (repeated).
+_LIST_OPTIONS = {'enabled_filters', 'enabled_mdev_types', 'device_addresses'}
+FILTERS = ['ComputeFilter', 'ComputeCapabilitiesFilter',
+           'ImagePropertiesFilter', 'PciPassthroughFilter']
 
 
 class FleetError(ValueError):
@@ -36,12 +51,28 @@ class PciDevice:
     live_migratable: bool = False
     resource_class: str | None = None
     traits: tuple[str, ...] = ()
+    vfs: int = 0                      # VFs enabled on this PF
+    vf_product_id: str | None = None
 
-    def device_spec(self) -> dict:
+    @property
+    def spec_product_id(self) -> str:
+        """The product device_spec names: the VFs' when the PF has VFs
+        (Nova then passes the VFs through, never the PF)."""
+        return self.vf_product_id if self.vfs else self.product_id
+
+    def vf_addresses(self) -> list[str]:
+        """VF n sits at function n of the PF's slot (as on real cards with
+        up to 7 VFs)."""
+        base = self.address[:-1]
+        return [base + str(n) for n in range(1, self.vfs + 1)]
+
+    def device_spec(self, in_placement=True) -> dict:
         """The [pci] device_spec entry for this device's product, as
-        operators write it (by vendor and product, not by address)."""
-        spec = {'vendor_id': self.vendor_id, 'product_id': self.product_id}
-        if self.one_time_use:
+        operators write it (by vendor and product, not by address).
+        Nova refuses one_time_use without report_in_placement."""
+        spec = {'vendor_id': self.vendor_id,
+                'product_id': self.spec_product_id}
+        if self.one_time_use and in_placement:
             spec['one_time_use'] = 'true'
         if self.live_migratable:
             spec['live_migratable'] = 'true'
@@ -51,13 +82,9 @@ class PciDevice:
             spec['traits'] = ','.join(self.traits)
         return spec
 
-    def hypervisor_record(self) -> dict:
-        """The device as a virt driver reports it (pci_passthrough_devices)."""
-        return {'address': self.address, 'vendor_id': self.vendor_id,
-                'product_id': self.product_id, 'dev_type': self.device_type,
-                'status': 'available', 'parent_addr': None,
-                'numa_node': self.numa_node,
-                'label': 'label_%s_%s' % (self.vendor_id, self.product_id)}
+    def placement_class(self) -> str:
+        return self.resource_class or 'CUSTOM_PCI_%s_%s' % (
+            self.vendor_id.upper(), self.spec_product_id.upper())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +92,7 @@ class VgpuHost:
     mdev_type: str
     per_gpu: int
     addresses: tuple[str, ...]
-    resource_class: str = 'VGPU'
+    mdev_class: str = 'VGPU'
 
     def inventories(self) -> dict[str, int]:
         """libvirt device name of each physical GPU -> vGPUs it offers."""
@@ -73,15 +100,36 @@ class VgpuHost:
 
 
 @dataclasses.dataclass(frozen=True)
-class Host:
+class CyborgDevice:
+    address: str
+    vendor_id: str
+    product_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Bridge:
     name: str
+    physnet: str
+    egress_kbps: int
+    ingress_kbps: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Host:
+    name: str                       # Nova's service host
+    hypervisor_hostname: str = ''   # root provider name; defaults to name
     pci: tuple[PciDevice, ...] = ()
     vgpu: VgpuHost | None = None
+    cyborg: tuple[CyborgDevice, ...] = ()
 
-    def device_spec(self) -> list[str]:
+    @property
+    def hypervisor(self) -> str:
+        return self.hypervisor_hostname or self.name
+
+    def device_spec(self, in_placement=True) -> list[str]:
         specs = []
         for d in self.pci:
-            spec = json.dumps(d.device_spec(), sort_keys=True)
+            spec = json.dumps(d.device_spec(in_placement), sort_keys=True)
             if spec not in specs:
                 specs.append(spec)
         return specs
@@ -91,33 +139,97 @@ class Host:
 class Fleet:
     hosts: tuple[Host, ...]
     aliases: tuple[dict, ...]
+    bridges: tuple[Bridge, ...] = ()
+    pci_in_placement: bool = True
 
     def host(self, name: str) -> Host:
         for h in self.hosts:
-            if h.name == name:
+            if name in (h.name, h.hypervisor):
                 return h
         raise FleetError('no host %r in the fleet' % name)
 
     def alias_config(self) -> list[str]:
         return [json.dumps(a) for a in self.aliases]
 
+    def controller_conf(self) -> dict:
+        """nova.conf of the API, conductor and scheduler."""
+        return {
+            'pci': {'alias': self.alias_config()},
+            'filter_scheduler': {'pci_in_placement': self.pci_in_placement,
+                                 'enabled_filters': FILTERS}}
+
+    def compute_conf(self, host: Host) -> dict:
+        """nova.conf of one host's nova-compute."""
+        conf = {'DEFAULT': {'host': host.name,
+                            'compute_driver': 'libvirt.LibvirtDriver'},
+                'pci': {'device_spec': host.device_spec(
+                            self.pci_in_placement),
+                        'report_in_placement': self.pci_in_placement,
+                        'alias': self.alias_config()},
+                'devices': {'enabled_mdev_types':
+                            [host.vgpu.mdev_type] if host.vgpu else []}}
+        if host.vgpu:
+            conf['mdev_%s' % host.vgpu.mdev_type] = {
+                'device_addresses': list(host.vgpu.addresses),
+                'mdev_class': host.vgpu.mdev_class}
+        return conf
+
     def expected_providers(self) -> dict[str, str]:
-        """Provider name -> resource class that Nova must report."""
+        """Device provider name -> resource class that Placement must show
+        (Nova's PCI devices only when Nova reports them there)."""
         expected = {}
         for h in self.hosts:
-            for d in h.pci:
-                rc = d.resource_class or 'CUSTOM_PCI_%s_%s' % (
-                    d.vendor_id.upper(), d.product_id.upper())
-                expected['%s_%s' % (h.name, d.address.upper())] = rc
+            if self.pci_in_placement:
+                for d in h.pci:
+                    expected['%s_%s' % (h.hypervisor, d.address.upper())] = (
+                        d.placement_class())
             if h.vgpu:
                 for name in h.vgpu.inventories():
-                    expected['%s_%s' % (h.name, name)] = h.vgpu.resource_class
+                    expected['%s_%s' % (h.hypervisor, name)] = (
+                        h.vgpu.mdev_class)
+            for d in h.cyborg:
+                expected[cyborg_name(h, d)] = 'PGPU'
         return expected
+
+
+def render_conf(conf: dict) -> str:
+    """nova.conf text of {section: {option: value}}: a list is a
+    multi-valued option (one line per value), booleans as oslo writes
+    them."""
+    lines = []
+    for section, options in conf.items():
+        lines.append('[%s]' % section)
+        for key, value in options.items():
+            if value == []:
+                continue
+            values = value if isinstance(value, list) else [value]
+            if isinstance(value, list) and key in _LIST_OPTIONS:
+                values = [','.join(value)]
+            for v in values:
+                if isinstance(v, bool):
+                    v = str(v).lower()
+                lines.append('%s = %s' % (key, v))
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def cyborg_name(host: Host, device: CyborgDevice) -> str:
+    """Cyborg names a deployable <CONF.host>_<address as lspci -D prints
+    it> (cyborg/accelerator/drivers/gpu/nvidia/sysinfo.py)."""
+    return '%s_%s' % (host.name, device.address)
 
 
 def libvirt_name(address: str) -> str:
     """0000:84:00.0 -> pci_0000_84_00_0, libvirt's node-device name."""
     return 'pci_' + address.replace(':', '_').replace('.', '_')
+
+
+def _unknown(raw, allowed, where):
+    if not isinstance(raw, dict):
+        raise FleetError('%s: expected a mapping, got %r' % (where, raw))
+    unknown = set(raw) - allowed
+    if unknown:
+        raise FleetError('%s: unknown keys %s' % (where, sorted(unknown)))
 
 
 def _address(value, where):
@@ -128,95 +240,177 @@ def _address(value, where):
     return a
 
 
+def _hex4(raw, key, where):
+    value = str(raw.get(key, '')).lower()
+    if not _HEX4.match(value):
+        raise FleetError('%s: %s must be 4 hex digits' % (where, key))
+    return value
+
+
 def _custom_class(value, where):
     rc = str(value).upper()
     if not re.match(r'^CUSTOM_[A-Z0-9_]+$', rc):
-        raise FleetError('%s: resource_class %r must look like CUSTOM_NAME'
+        raise FleetError('%s: resource class %r must look like CUSTOM_NAME'
                          % (where, value))
     return rc
 
 
+def _count(value, key, where, top=None):
+    if (not isinstance(value, int) or isinstance(value, bool) or value < 1
+            or (top and value > top)):
+        raise FleetError('%s: %s must be a number from 1%s' % (
+            where, key, ' to %d' % top if top else ''))
+    return value
+
+
 def _pci_device(raw, where) -> PciDevice:
-    unknown = set(raw) - _PCI_KEYS
-    if unknown:
-        raise FleetError('%s: unknown keys %s' % (where, sorted(unknown)))
-    for key in ('vendor_id', 'product_id'):
-        if not _HEX4.match(str(raw.get(key, '')).lower()):
-            raise FleetError('%s: %s must be 4 hex digits' % (where, key))
+    _unknown(raw, _PCI_KEYS, where)
     device_type = raw.get('device_type', 'type-PCI')
     if device_type not in _DEVICE_TYPES:
-        raise FleetError('%s: device_type must be one of %s'
+        raise FleetError('%s: device_type must be one of %s (VFs are listed '
+                         'under their PF as "vfs")'
                          % (where, ', '.join(_DEVICE_TYPES)))
     traits = raw.get('traits', ())
     if isinstance(traits, str):
         traits = traits.split(',')
+    vfs, vf_product = 0, None
+    if raw.get('vfs'):
+        _unknown(raw['vfs'], _VFS_KEYS, where + ' vfs')
+        if device_type != 'type-PF':
+            raise FleetError('%s: only a type-PF device has VFs' % where)
+        # Functions 1-7 of the PF's slot: enough for the sandbox's cards.
+        vfs = _count(raw['vfs'].get('count'), 'vfs count', where, top=7)
+        vf_product = _hex4(raw['vfs'], 'product_id', where + ' vfs')
+        if raw.get('one_time_use'):
+            raise FleetError('%s: Nova refuses one_time_use on VFs' % where)
+    address = _address(raw.get('address'), where)
+    if vfs and not address.endswith('.0'):
+        raise FleetError('%s: a PF with VFs must be function 0' % where)
     return PciDevice(
-        address=_address(raw.get('address'), where),
-        vendor_id=str(raw['vendor_id']).lower(),
-        product_id=str(raw['product_id']).lower(),
+        address=address,
+        vendor_id=_hex4(raw, 'vendor_id', where),
+        product_id=_hex4(raw, 'product_id', where),
         device_type=device_type,
         numa_node=raw.get('numa_node'),
         one_time_use=bool(raw.get('one_time_use', False)),
         live_migratable=bool(raw.get('live_migratable', False)),
         resource_class=(_custom_class(raw['resource_class'], where)
                         if raw.get('resource_class') else None),
-        traits=tuple(t.strip().upper() for t in traits if t.strip()))
+        traits=tuple(t.strip().upper() for t in traits if t.strip()),
+        vfs=vfs, vf_product_id=vf_product)
 
 
 def _vgpu(raw, where) -> VgpuHost:
-    unknown = set(raw) - _VGPU_KEYS
-    if unknown:
-        raise FleetError('%s: unknown keys %s' % (where, sorted(unknown)))
-    per_gpu = raw.get('per_gpu')
-    if not isinstance(per_gpu, int) or per_gpu < 1:
-        raise FleetError('%s: per_gpu must be a positive number' % where)
+    _unknown(raw, _VGPU_KEYS, where)
+    per_gpu = _count(raw.get('per_gpu'), 'per_gpu', where)
     addresses = tuple(_address(a, where) for a in raw.get('addresses') or ())
     if not addresses:
         raise FleetError('%s: addresses lists no GPU' % where)
-    rc = raw.get('resource_class')
-    return VgpuHost(mdev_type=str(raw.get('mdev_type', 'nvidia-35')),
-                    per_gpu=per_gpu, addresses=addresses,
-                    resource_class=_custom_class(rc, where) if rc else 'VGPU')
+    mdev_type = str(raw.get('mdev_type', 'nvidia-35'))
+    if not re.match(r'^[a-z0-9_-]+$', mdev_type):
+        raise FleetError('%s: mdev_type %r is not an mdev type name like '
+                         'nvidia-35' % (where, mdev_type))
+    rc = raw.get('mdev_class')
+    if rc and str(rc).upper() != 'VGPU':
+        rc = _custom_class(rc, where)
+    return VgpuHost(mdev_type=mdev_type, per_gpu=per_gpu, addresses=addresses,
+                    mdev_class=rc or 'VGPU')
+
+
+def _cyborg(raw, where) -> CyborgDevice:
+    _unknown(raw, _CYBORG_KEYS, where)
+    return CyborgDevice(address=_address(raw.get('address'), where),
+                        vendor_id=_hex4(raw, 'vendor_id', where),
+                        product_id=_hex4(raw, 'product_id', where))
+
+
+def _host(name, raw) -> Host:
+    raw = raw or {}
+    _unknown(raw, _HOST_KEYS, 'host %s' % name)
+    if not _HOSTNAME.match(str(name)):
+        raise FleetError('host name %r: use lower-case letters, digits, '
+                         '"-" and "."' % name)
+    hypervisor = str(raw.get('hypervisor_hostname') or '')
+    if hypervisor and not _HOSTNAME.match(hypervisor):
+        raise FleetError('%s: hypervisor_hostname %r: use lower-case '
+                         'letters, digits, "-" and "."' % (name, hypervisor))
+    pci = tuple(_pci_device(d, '%s pci[%d]' % (name, i))
+                for i, d in enumerate(raw.get('pci') or ()))
+    cyborg = tuple(_cyborg(d, '%s cyborg[%d]' % (name, i))
+                   for i, d in enumerate(raw.get('cyborg') or ()))
+    vgpu = (_vgpu(raw['vgpu'], '%s vgpu' % name) if raw.get('vgpu')
+            else None)
+    addresses = ([d.address for d in pci]
+                 + [a for d in pci for a in d.vf_addresses()]
+                 + [d.address for d in cyborg]
+                 + list(vgpu.addresses if vgpu else ()))
+    if len(set(addresses)) != len(addresses):
+        raise FleetError('%s: a PCI address is listed twice' % name)
+    specs = {}
+    for d in pci:
+        if specs.setdefault((d.vendor_id, d.spec_product_id),
+                            d.device_spec()) != d.device_spec():
+            raise FleetError(
+                '%s: devices %s:%s must share their device_spec options '
+                '(Nova matches them by vendor and product)'
+                % (name, d.vendor_id, d.spec_product_id))
+    return Host(name=str(name), hypervisor_hostname=hypervisor, pci=pci,
+                vgpu=vgpu, cyborg=cyborg)
+
+
+def _bridges(raw) -> tuple[Bridge, ...]:
+    _unknown(raw, {'bridges'}, 'neutron')
+    bridges = []
+    for name, b in (raw.get('bridges') or {}).items():
+        where = 'neutron bridge %s' % name
+        _unknown(b, _BRIDGE_KEYS, where)
+        if not b.get('physnet'):
+            raise FleetError('%s: physnet is missing' % where)
+        bridges.append(Bridge(
+            name=str(name), physnet=str(b['physnet']),
+            egress_kbps=_count(b.get('egress_kbps'), 'egress_kbps', where),
+            ingress_kbps=_count(b.get('ingress_kbps'), 'ingress_kbps',
+                                where)))
+    return tuple(bridges)
 
 
 def parse(data: dict) -> Fleet:
     if not isinstance(data, dict) or not isinstance(data.get('hosts'), dict):
         raise FleetError('a fleet file needs a "hosts" mapping')
-    hosts = []
-    for name, raw in data['hosts'].items():
-        raw = raw or {}
-        if not re.match(r'^[a-z0-9][a-z0-9.-]*$', str(name)):
-            raise FleetError('host name %r: use lower-case letters, digits, '
-                             '"-" and "."' % name)
-        pci = tuple(_pci_device(d, '%s pci[%d]' % (name, i))
-                    for i, d in enumerate(raw.get('pci') or ()))
-        if len({d.address for d in pci}) != len(pci):
-            raise FleetError('%s: a PCI address is listed twice' % name)
-        specs = {}
-        for d in pci:
-            if specs.setdefault((d.vendor_id, d.product_id),
-                                d.device_spec()) != d.device_spec():
-                raise FleetError(
-                    '%s: devices %s:%s must share their device_spec options '
-                    '(Nova matches them by vendor and product)'
-                    % (name, d.vendor_id, d.product_id))
-        vgpu = (_vgpu(raw['vgpu'], '%s vgpu' % name) if raw.get('vgpu')
-                else None)
-        hosts.append(Host(name=str(name), pci=pci, vgpu=vgpu))
+    _unknown(data, _TOP_KEYS, 'fleet file')
+    hosts = tuple(_host(name, raw) for name, raw in data['hosts'].items())
+    names = [h.name for h in hosts] + [h.hypervisor for h in hosts
+                                       if h.hypervisor != h.name]
+    if len(set(names)) != len(names):
+        raise FleetError('two hosts share a name or hypervisor hostname')
     aliases = tuple(dict(a) for a in data.get('aliases') or ())
     for a in aliases:
         if not a.get('name'):
             raise FleetError('every alias needs a name: %r' % a)
-    return Fleet(hosts=tuple(hosts), aliases=aliases)
+    pci_in_placement = data.get('pci_in_placement', True)
+    if not isinstance(pci_in_placement, bool):
+        raise FleetError('pci_in_placement must be true or false')
+    return Fleet(hosts=hosts, aliases=aliases,
+                 bridges=_bridges(data.get('neutron') or {}),
+                 pci_in_placement=pci_in_placement)
 
 
-def load(path: str | None = None) -> Fleet:
+def read(name_or_path: str | None = None) -> dict:
+    """The fleet's YAML data: a built-in fleet by name, or a file."""
     import yaml
 
-    path = path or DEFAULT_FLEET
+    name_or_path = name_or_path or 'default'
+    overrides = BUILTIN.get(name_or_path)
+    path = DEFAULT_FLEET if overrides is not None else name_or_path
     try:
         with open(path) as f:
             data = yaml.safe_load(f)
     except (OSError, yaml.YAMLError) as e:
         raise FleetError('cannot read fleet file %s: %s' % (path, e))
-    return parse(data)
+    if isinstance(data, dict) and overrides:
+        data.update(overrides)
+    return data
+
+
+def load(name_or_path: str | None = None) -> Fleet:
+    return parse(read(name_or_path))

@@ -14,14 +14,83 @@ class TestDefaultFleet(testtools.TestCase):
 
     def test_hosts_and_providers(self):
         self.assertEqual(['gpu-a30-1', 'gpu-a100-1', 'gpu-h100-1',
-                          'gpu-rtx-1', 'vgpu-1'],
+                          'gpu-rtx-1', 'vgpu-1', 'gpu-l40s-1', 'gpu-sriov-1',
+                          'vgpu-2', 'cyborg-1'],
                          [h.name for h in self.fleet.hosts])
         expected = self.fleet.expected_providers()
-        self.assertEqual(13, len(expected))
+        # the seeds' 13 GPUs, 2 L40S, the NIC and the NVMe drive, one VF
+        # pool, 2 custom-class vGPU GPUs and 2 Cyborg T4s
+        self.assertEqual(22, len(expected))
         self.assertEqual('CUSTOM_PCI_10DE_20B7',
                          expected['gpu-a30-1_0000:81:00.0'])
         self.assertEqual('CUSTOM_A100', expected['gpu-a100-1_0000:2B:00.0'])
         self.assertEqual('VGPU', expected['vgpu-1_pci_0000_87_00_0'])
+        self.assertEqual('CUSTOM_PCI_8086_1572', expected[
+            'gpu-l40s-1.dc1.example.org_0000:3B:00.0'])
+        self.assertEqual('CUSTOM_PCI_1002_686C',
+                         expected['gpu-sriov-1_0000:4D:00.0'])
+        self.assertEqual('CUSTOM_VGPU_A16',
+                         expected['vgpu-2_pci_0000_3e_00_0'])
+        self.assertEqual('PGPU', expected['cyborg-1_0000:af:00.0'])
+
+    def test_service_host_and_hypervisor_hostname(self):
+        host = self.fleet.host('gpu-l40s-1.dc1.example.org')
+        self.assertEqual(('gpu-l40s-1', 'gpu-l40s-1.dc1.example.org'),
+                         (host.name, host.hypervisor))
+        self.assertEqual('vgpu-1', self.fleet.host('vgpu-1').hypervisor)
+
+    def test_vf_pool_is_specified_by_its_vfs(self):
+        [pf] = self.fleet.host('gpu-sriov-1').pci
+        self.assertEqual(['0000:4d:00.1', '0000:4d:00.2', '0000:4d:00.3',
+                          '0000:4d:00.4'], pf.vf_addresses())
+        [spec] = self.fleet.host('gpu-sriov-1').device_spec()
+        self.assertEqual({'vendor_id': '1002', 'product_id': '686c'},
+                         json.loads(spec))
+
+    def test_nova_conf_of_each_service(self):
+        controller = self.fleet.controller_conf()
+        self.assertTrue(controller['filter_scheduler']['pci_in_placement'])
+        self.assertIn('PciPassthroughFilter',
+                      controller['filter_scheduler']['enabled_filters'])
+        vgpu2 = self.fleet.compute_conf(self.fleet.host('vgpu-2'))
+        self.assertEqual(['nvidia-12'],
+                         vgpu2['devices']['enabled_mdev_types'])
+        self.assertEqual({'device_addresses': ['0000:3d:00.0',
+                                               '0000:3e:00.0'],
+                          'mdev_class': 'CUSTOM_VGPU_A16'},
+                         vgpu2['mdev_nvidia-12'])
+        text = fleet.render_conf(vgpu2)
+        self.assertIn('[mdev_nvidia-12]\ndevice_addresses = 0000:3d:00.0,'
+                      '0000:3e:00.0\nmdev_class = CUSTOM_VGPU_A16\n', text)
+        self.assertIn('report_in_placement = true', text)
+        self.assertNotIn('device_spec', text)  # vgpu-2 passes nothing through
+        a30 = fleet.render_conf(self.fleet.compute_conf(
+            self.fleet.host('gpu-a30-1')))
+        self.assertEqual(1, a30.count('device_spec = '))
+        self.assertEqual(8, a30.count('alias = '))  # one line per alias
+
+    def test_legacy_fleet_has_no_pci_in_placement(self):
+        legacy = fleet.load('legacy')
+        self.assertEqual([h.name for h in self.fleet.hosts],
+                         [h.name for h in legacy.hosts])
+        self.assertFalse(legacy.controller_conf()['filter_scheduler'][
+            'pci_in_placement'])
+        self.assertFalse(legacy.compute_conf(legacy.hosts[0])['pci'][
+            'report_in_placement'])
+        # Nova refuses one_time_use without report_in_placement
+        [spec] = legacy.compute_conf(legacy.host('gpu-h100-1'))['pci'][
+            'device_spec']
+        self.assertNotIn('one_time_use', json.loads(spec))
+        # only what Nova's PCI tracker never writes there: vGPUs, Cyborg
+        self.assertEqual({'VGPU', 'CUSTOM_VGPU_A16', 'PGPU'},
+                         set(legacy.expected_providers().values()))
+
+    def test_cyborg_and_neutron(self):
+        host = self.fleet.host('cyborg-1')
+        self.assertEqual(['cyborg-1_0000:af:00.0', 'cyborg-1_0000:b0:00.0'],
+                         [fleet.cyborg_name(host, d) for d in host.cyborg])
+        [bridge] = self.fleet.bridges
+        self.assertEqual(('br-ex', 'physnet1'), (bridge.name, bridge.physnet))
 
     def test_device_spec_is_one_entry_per_product_with_its_options(self):
         [spec] = self.fleet.host('gpu-a100-1').device_spec()
@@ -34,8 +103,8 @@ class TestDefaultFleet(testtools.TestCase):
 
     def test_aliases_are_written_as_given(self):
         aliases = [json.loads(a) for a in self.fleet.alias_config()]
-        self.assertEqual(['a30', 'a100', 'h100', 'rtx3090'],
-                         [a['name'] for a in aliases])
+        self.assertEqual(['a30', 'a100', 'h100', 'rtx3090', 'l40s', 'x710',
+                          'nvme', 'mi25-vf'], [a['name'] for a in aliases])
         self.assertEqual('CUSTOM_A100', aliases[1]['resource_class'])
 
     def test_vgpu_inventories_use_libvirt_names(self):
@@ -43,11 +112,13 @@ class TestDefaultFleet(testtools.TestCase):
                           'pci_0000_86_00_0': 16, 'pci_0000_87_00_0': 16},
                          self.fleet.host('vgpu-1').vgpu.inventories())
 
-    def test_hypervisor_record(self):
-        record = self.fleet.host('gpu-a100-1').pci[0].hypervisor_record()
-        self.assertEqual(('0000:25:00.0', 'type-PF', '10de', '20b0'),
-                         (record['address'], record['dev_type'],
-                          record['vendor_id'], record['product_id']))
+    def test_aliases_include_the_new_devices(self):
+        aliases = {a['name']: a for a in self.fleet.aliases}
+        self.assertEqual('type-VF', aliases['mi25-vf']['device_type'])
+        self.assertEqual(('8086', '1572'), (aliases['x710']['vendor_id'],
+                                            aliases['x710']['product_id']))
+        self.assertIn('l40s', aliases)
+        self.assertIn('nvme', aliases)
 
 
 class TestBadFleet(testtools.TestCase):
@@ -69,7 +140,7 @@ class TestBadFleet(testtools.TestCase):
         self.assertRefused(self.device(device_type='type-VF'), 'device_type')
         self.assertRefused(self.device(colour='green'), 'unknown keys')
         self.assertRefused(self.device(resource_class='a 100'),
-                           'resource_class')
+                           'resource class')
         self.assertRefused({'hosts': {'H_1': {}}}, 'host name')
         self.assertRefused({'hosts': {'h1': {'vgpu': {'per_gpu': 0}}}},
                            'per_gpu')
@@ -78,6 +149,50 @@ class TestBadFleet(testtools.TestCase):
             two['hosts']['h1']['pci'][0], address='0000:82:00.0',
             one_time_use=True))
         self.assertRefused(two, 'must share their device_spec options')
+        self.assertRefused({'hosts': {'h1': {}}, 'colour': 1}, 'unknown keys')
+        self.assertRefused({'hosts': {'h1': {'gpus': []}}}, 'unknown keys')
+        self.assertRefused({'hosts': {'h1': {'hypervisor_hostname': 'A_B'}}},
+                           'hypervisor_hostname')
+        self.assertRefused({'hosts': {'h1': {}, 'h2': {
+            'hypervisor_hostname': 'h1'}}}, 'share a name')
+        self.assertRefused({'hosts': {}, 'pci_in_placement': 'no'},
+                           'true or false')
+
+    def test_vf_refusals(self):
+        pf = dict(device_type='type-PF', vfs={'count': 4,
+                                              'product_id': '686c'})
+        self.assertRefused(self.device(vfs=pf['vfs']), 'only a type-PF')
+        self.assertRefused(self.device(**dict(pf, vfs={'count': 8,
+                                                       'product_id': '686c'})),
+                           'vfs count')
+        self.assertRefused(self.device(**dict(pf, vfs={'count': 2})),
+                           'product_id')
+        self.assertRefused(self.device(**dict(pf, one_time_use=True)),
+                           'one_time_use on VFs')
+        self.assertRefused(self.device(**dict(pf, address='0000:81:00.1')),
+                           'function 0')
+        vf_clash = self.device(**pf)
+        vf_clash['hosts']['h1']['pci'].append({
+            'address': '0000:81:00.2', 'vendor_id': '10de',
+            'product_id': '20b7'})
+        self.assertRefused(vf_clash, 'listed twice')
+
+    def test_vgpu_and_cyborg_refusals(self):
+        vgpu = {'per_gpu': 4, 'addresses': ['0000:84:00.0']}
+        self.assertRefused({'hosts': {'h1': {'vgpu': dict(
+            vgpu, mdev_class='a16')}}}, 'CUSTOM_NAME')
+        self.assertRefused({'hosts': {'h1': {'vgpu': dict(
+            vgpu, mdev_type='nvidia 12')}}}, 'mdev type name')
+        self.assertRefused({'hosts': {'h1': {'vgpu': dict(
+            vgpu, addresses=[])}}}, 'lists no GPU')
+        self.assertRefused({'hosts': {'h1': {'cyborg': [
+            {'address': '0000:af:00.0', 'vendor_id': 'nvda',
+             'product_id': '1eb8'}]}}}, 'vendor_id')
+        self.assertRefused({'hosts': {'h1': {}}, 'neutron': {'bridges': {
+            'br-ex': {'physnet': 'p', 'egress_kbps': 0,
+                      'ingress_kbps': 1}}}}, 'egress_kbps')
+        self.assertRefused({'hosts': {'h1': {}}, 'neutron': {'bridges': {
+            'br-ex': {'egress_kbps': 1, 'ingress_kbps': 1}}}}, 'physnet')
 
     def test_upper_case_input_is_normalised(self):
         f = fleet.parse(self.device(address='0000:C1:00.0', vendor_id='10DE'))
@@ -88,3 +203,7 @@ class TestBadFleet(testtools.TestCase):
     def test_unreadable_file(self):
         e = self.assertRaises(fleet.FleetError, fleet.load, '/nonexistent')
         self.assertIn('cannot read fleet file', str(e))
+
+    def test_unknown_builtin_name_is_read_as_a_file(self):
+        e = self.assertRaises(fleet.FleetError, fleet.load, 'legcy')
+        self.assertIn('cannot read fleet file legcy', str(e))
