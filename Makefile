@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install -q -c constraints.txt
 TEST_STATE := $(CURDIR)/.test-sandbox
+# This clone's demo sandbox (gpu-sandbox's default for this venv), named
+# explicitly so a GPU_SANDBOX_STATE_DIR exported for another clone is ignored.
+DEMO_STATE := $(CURDIR)/$(VENV)/var/gpu-sandbox
+SANDBOX := $(BIN)/gpu-sandbox --state-dir $(DEMO_STATE)
 
 .PHONY: demo test unit functional bench docs lint stop clean
 
@@ -21,15 +25,15 @@ $(VENV)/.installed-test: $(VENV)/.installed test-requirements.txt doc/requiremen
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/gpu-sandbox start
+	$(SANDBOX) start
 	@echo
 	@echo '$$ openstack gpu device list'
-	@. ./$(BIN)/activate && eval "$$(gpu-sandbox env)" && openstack gpu device list
+	@. ./$(BIN)/activate && eval "$$($(SANDBOX) env)" && openstack gpu device list
 	@echo
 	@echo 'The sandbox keeps running. Try it:'
-	@echo '  . $(BIN)/activate && eval "$$(gpu-sandbox env)"'
+	@echo '  . $(BIN)/activate && eval "$$(gpu-sandbox env --state-dir $(DEMO_STATE))"'
 	@echo '  openstack gpu device list --long; openstack gpu device summary'
-	@echo '  gpu-sandbox stop      # when done'
+	@echo '  make stop      # when done'
 
 # All tests: unit tests, then functional tests against a sandbox started
 # for the run (its own state dir, so a demo sandbox is left alone): the
@@ -60,7 +64,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check gpuclient tests tools
 
 stop:
-	-$(BIN)/gpu-sandbox stop
+	-$(SANDBOX) stop
 
 clean: stop
 	rm -rf $(VENV) $(TEST_STATE) doc/build .stestr

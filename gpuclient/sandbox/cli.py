@@ -262,8 +262,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog='gpu-sandbox', description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--state-dir', help='default: $GPU_SANDBOX_STATE_DIR '
-                        'or ~/.local/state/gpu-sandbox')
+    parser.add_argument('--state-dir', help='default: $GPU_SANDBOX_STATE_DIR, '
+                        'else <venv>/var/gpu-sandbox of the venv gpu-sandbox '
+                        'runs from (one sandbox per clone), else '
+                        '~/.local/state/gpu-sandbox')
     sub = parser.add_subparsers(dest='command', required=True)
     p = sub.add_parser('start', help='start the sandbox cloud')
     p.add_argument('--fleet', help='"default" (the built-in fleet of 9 '

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 ADMIN_CLOUD = 'gpu-sandbox'
@@ -19,11 +20,18 @@ class SandboxError(Exception):
     pass
 
 
-def default_state_dir() -> str:
+def default_state_dir(prefix: str = sys.prefix,
+                      base_prefix: str = sys.base_prefix) -> str:
+    """$GPU_SANDBOX_STATE_DIR, else the running venv's own <venv>/var/
+    gpu-sandbox, so each clone (each with its .venv) has its own sandbox;
+    outside a venv, ~/.local/state/gpu-sandbox."""
+    if os.environ.get('GPU_SANDBOX_STATE_DIR'):
+        return os.environ['GPU_SANDBOX_STATE_DIR']
+    if prefix != base_prefix:
+        return os.path.join(prefix, 'var', 'gpu-sandbox')
     base = os.environ.get('XDG_STATE_HOME') or os.path.expanduser(
         '~/.local/state')
-    return os.environ.get('GPU_SANDBOX_STATE_DIR') or os.path.join(
-        base, 'gpu-sandbox')
+    return os.path.join(base, 'gpu-sandbox')
 
 
 class State:
@@ -92,6 +100,17 @@ def session(data: dict, cloud: str = ADMIN_CLOUD):
                        user_domain_name='Default',
                        project_domain_name='Default')
     return ks_session.Session(auth=auth)
+
+
+def nova_error(response) -> str:
+    """Nova's reason from an error response: its body is
+    {"badRequest": {"message": ..., "code": 400}} (any fault name)."""
+    try:
+        [fault] = response.json().values()
+        message = fault['message']
+    except Exception:
+        message = response.text.strip()[:200] or response.reason
+    return '%s (HTTP %d)' % (message, response.status_code)
 
 
 def _ensure(sess, base, collection, key, match, body):
@@ -189,8 +208,12 @@ class Sandbox:
     def boot(self, name: str, flavor: str, cloud=ADMIN_CLOUD) -> dict:
         body = {'server': {'name': name, 'flavorRef': self.flavor_id(flavor),
                            'imageRef': IMAGE, 'networks': 'none'}}
-        return self.compute('POST', '/servers', json=body,
-                            cloud=cloud).json()['server']
+        response = self.compute('POST', '/servers', json=body, cloud=cloud,
+                                raise_exc=False)
+        if response.status_code >= 400:
+            raise SandboxError('Nova refused the server: %s'
+                               % nova_error(response))
+        return response.json()['server']
 
     def wait(self, server_id: str, timeout: float = 120,
              cloud=ADMIN_CLOUD) -> dict:

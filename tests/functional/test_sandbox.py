@@ -1,7 +1,9 @@
 """The sandbox cloud itself: the GPUs Nova reports, and what servers get."""
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import uuid
@@ -220,29 +222,60 @@ aliases:
   - {name: t4, vendor_id: "10de", product_id: "1eb8"}
 """
 
-    def sandbox_cli(self, state, *args):
+    def sandbox_cli(self, state, *args, python=sys.executable):
+        state_dir = ['--state-dir', state] if state else []
+        env = dict(os.environ)
+        env.pop('GPU_SANDBOX_STATE_DIR', None)
         return subprocess.run(
-            [sys.executable, '-m', 'gpuclient.sandbox.cli', '--state-dir',
-             state] + list(args), capture_output=True, text=True, timeout=300)
+            [python, '-m', 'gpuclient.sandbox.cli'] + state_dir + list(args),
+            capture_output=True, text=True, timeout=300, env=env)
 
-    def test_start_status_boot_stop(self):
-        state = tempfile.mkdtemp(prefix='gpu-sandbox-test-')
-        fleet_file = os.path.join(state, 'my-fleet.yaml')
+    def second_clone_venv(self):
+        """A venv of its own (as a second clone's .venv is) that runs this
+        checkout's code: its python, and its default state dir."""
+        venv = tempfile.mkdtemp(prefix='gpu-sandbox-clone-')
+        self.addCleanup(shutil.rmtree, venv, True)
+        subprocess.run([sys.executable, '-m', 'venv', '--without-pip', venv],
+                       check=True)
+        site = sysconfig.get_paths()['purelib']
+        [lib] = os.listdir(os.path.join(venv, 'lib'))
+        with open(os.path.join(venv, 'lib', lib, 'site-packages',
+                               'this-checkout.pth'), 'w') as f:
+            f.write('import site; site.addsitedir(%r)\n' % site)
+        # what pip installs outside site-packages: scripts and data files
+        os.symlink(os.path.join(os.path.dirname(sys.executable),
+                                'keystone-manage'),
+                   os.path.join(venv, 'bin', 'keystone-manage'))
+        os.symlink(os.path.join(sys.prefix, 'etc'),
+                   os.path.join(venv, 'etc'))
+        return (os.path.join(venv, 'bin', 'python'),
+                os.path.join(venv, 'var', 'gpu-sandbox'))
+
+    def test_a_second_clone_starts_uses_and_stops_its_own_sandbox(self):
+        python, state = self.second_clone_venv()
+        fleet_file = os.path.join(os.path.dirname(state), 'my-fleet.yaml')
+        os.makedirs(os.path.dirname(fleet_file))
         with open(fleet_file, 'w') as f:
             f.write(self.FLEET)
-        self.addCleanup(self.sandbox_cli, state, 'stop')
-        started = self.sandbox_cli(state, 'start', '--fleet', fleet_file)
+        ours = self.sandbox().state.read()['pids']
+        self.addCleanup(self.sandbox_cli, None, 'stop', python=python)
+        # no --state-dir, no GPU_SANDBOX_STATE_DIR: that venv's own dir
+        started = self.sandbox_cli(None, 'start', '--fleet', fleet_file,
+                                   python=python)
         self.assertEqual(0, started.returncode, started.stderr)
         self.assertIn('1 device providers in Placement', started.stdout)
-        again = self.sandbox_cli(state, 'start')
+        self.assertTrue(os.path.exists(os.path.join(state, 'sandbox.json')))
+        again = self.sandbox_cli(None, 'start', python=python)
         self.assertIn('already running', again.stdout)
 
-        status = self.sandbox_cli(state, 'status')
+        status = self.sandbox_cli(None, 'status', python=python)
         self.assertEqual(0, status.returncode)
         self.assertEqual(2, status.stdout.count('running'), status.stdout)
-        env = self.sandbox_cli(state, 'env').stdout
+        self.assertIn('nova.conf  %s/nova.conf.d' % state, status.stdout)
+        env = self.sandbox_cli(None, 'env', python=python).stdout
         self.assertIn('export OS_CLIENT_CONFIG_FILE=%s/clouds.yaml' % state,
                       env)
+        self.assertIn('export GPU_SANDBOX_STATE_DIR=%s\n' % state, env)
 
         tiny = client.Sandbox(state)
         tiny.compute('POST', '/flavors', json={'flavor': {
@@ -257,13 +290,28 @@ aliases:
                       self.sandbox_cli(state, 'periodic').stdout)
 
         pids = list(client.State(state).read()['pids'].values())
-        stopped = self.sandbox_cli(state, 'stop')
+        stopped = self.sandbox_cli(None, 'stop', python=python)
         self.assertEqual(0, stopped.returncode)
         time.sleep(0.5)
         for pid in pids:
             self.assertFalse(os.path.exists('/proc/%d' % pid),
                              'process %d survived stop' % pid)
-        self.assertNotEqual(0, self.sandbox_cli(state, 'status').returncode)
+        self.assertNotEqual(0, self.sandbox_cli(
+            None, 'status', python=python).returncode)
+        # the other clone's start and stop left this sandbox alone
+        self.assertEqual(ours, self.sandbox().state.read()['pids'])
+        self.provider('gpu-a30-1')
+
+    def test_boot_prints_novas_reason(self):
+        flavor = self.create_flavor(
+            {'pci_passthrough:alias': 'nosuchalias:1'})
+        booted = self.sandbox_cli(self.sandbox().state.dir, 'boot',
+                                  '--flavor', flavor, 'vm-bad')
+        self.assertEqual(1, booted.returncode)
+        self.assertEqual('', booted.stdout)
+        self.assertEqual(
+            ['gpu-sandbox: Nova refused the server: PCI alias nosuchalias '
+             'is not defined (HTTP 400)'], booted.stderr.splitlines())
 
     def test_bad_fleet_file_fails_start_with_one_line(self):
         state = tempfile.mkdtemp(prefix='gpu-sandbox-test-')
@@ -276,3 +324,10 @@ aliases:
         self.assertNotIn('Traceback', started.stderr)
         self.assertIn('not a PCI address', started.stderr)
         self.assertFalse(os.path.exists(os.path.join(state, 'sandbox.json')))
+
+    def test_unknown_fleet_name_fails_start_with_one_line(self):
+        state = tempfile.mkdtemp(prefix='gpu-sandbox-test-')
+        started = self.sandbox_cli(state, 'start', '--fleet', 'legcy')
+        self.assertEqual(1, started.returncode)
+        self.assertEqual(1, len(started.stderr.splitlines()), started.stderr)
+        self.assertIn('cannot read fleet file legcy', started.stderr)
