@@ -18,6 +18,7 @@ import time
 
 from gpuclient.sandbox import client
 from gpuclient.sandbox import fleet as fleet_mod
+from gpuclient.sandbox import rehearsal
 
 START_TIMEOUT = 180
 
@@ -96,7 +97,16 @@ def start(args) -> int:
         stop(args, quiet=True)
     import yaml
 
-    fleet_data = fleet_mod.read(args.fleet)
+    if args.sysfs or args.nova_conf:
+        if not (args.sysfs and args.nova_conf) or args.fleet:
+            raise StartError('a rehearsal takes both --sysfs and '
+                             '--nova-conf, and no --fleet')
+        # Refuse a bad sysfs copy or nova.conf before anything starts.
+        rehearsal.functions(args.sysfs)
+        rehearsal.operator_conf(args.nova_conf)
+        fleet_data = rehearsal.fleet_data(args.sysfs, args.nova_conf)
+    else:
+        fleet_data = fleet_mod.read(args.fleet)
     fleet = fleet_mod.parse(fleet_data)
     started = time.monotonic()
     os.makedirs(os.path.join(state.dir, 'logs'), exist_ok=True)
@@ -141,13 +151,19 @@ def start(args) -> int:
         _wait_for(lambda: requests.get(urls['control'] + '/ready',
                                        timeout=2).ok,
                   data['pids']['cloud'], 'cloud', state, deadline)
-        found = _gpu_providers_seen_through_keystone(data, fleet)
+        providers = _providers_seen_through_keystone(data, fleet)
     except Exception as e:
         stop(args, quiet=True)
         print('gpu-sandbox start failed: %s' % e, file=sys.stderr)
         return 1
     print('gpu-sandbox ready in %.1fs: %d hosts, %d device providers in '
-          'Placement' % (time.monotonic() - started, len(fleet.hosts), found))
+          'Placement' % (time.monotonic() - started, len(fleet.hosts),
+                         len(providers)))
+    if fleet.nova_conf:  # what the rehearsal is for
+        for name, inventory in sorted(providers.items()):
+            print('  %s  %s' % (name, ', '.join(
+                '%s total %d' % (rc, i['total'])
+                for rc, i in sorted(inventory.items()))))
     print('  nova.conf of each service: %s' % state.nova_conf_dir)
     print('  keystone   %s\n  nova       %s\n  placement  %s' % (
         urls['identity'], urls['compute'], urls['placement']))
@@ -156,26 +172,45 @@ def start(args) -> int:
     return 0
 
 
-def _gpu_providers_seen_through_keystone(data, fleet) -> int:
-    """Prove the whole path: a Keystone token, then Placement behind it."""
+def _providers_seen_through_keystone(data, fleet) -> dict:
+    """Prove the whole path: a Keystone token, then Placement behind it.
+    Returns the device providers: {name: inventories}, those the fleet
+    expects (of a rehearsal, which has no other service's providers: every
+    provider below the compute root)."""
     sess = client.session(data)
-    providers = sess.get(
-        client.urls(data['ports'])['placement'] + '/resource_providers',
-        microversion='1.14', microversion_service_type='placement',
-    ).json()['resource_providers']
-    expected = fleet.expected_providers()
-    missing = set(expected) - {p['name'] for p in providers}
-    if missing:
-        raise StartError('Placement does not show %s' % ', '.join(
-            sorted(missing)))
-    return len(expected)
+    base = client.urls(data['ports'])['placement']
+
+    def get(path):
+        return sess.get(base + path, microversion='1.14',
+                        microversion_service_type='placement').json()
+
+    providers = get('/resource_providers')['resource_providers']
+    if fleet.nova_conf:
+        wanted = {p['name'] for p in providers
+                  if p['parent_provider_uuid']}
+    else:
+        wanted = set(fleet.expected_providers())
+        missing = wanted - {p['name'] for p in providers}
+        if missing:
+            raise StartError('Placement does not show %s' % ', '.join(
+                sorted(missing)))
+    return {p['name']: get('/resource_providers/%s/inventories'
+                           % p['uuid'])['inventories']
+            for p in providers if p['name'] in wanted}
 
 
 def write_nova_conf(directory, fleet) -> None:
     """The nova.conf settings each service of the sandbox runs with:
-    controller.conf (API, conductor, scheduler) and compute-<host>.conf."""
+    controller.conf (API, conductor, scheduler) and compute-<host>.conf
+    (a rehearsal's services all run with the operator's nova.conf)."""
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
+    if fleet.nova_conf:
+        for name in ['controller'] + [h.name for h in fleet.hosts]:
+            shutil.copyfile(fleet.nova_conf, os.path.join(
+                directory, name if name == 'controller' else
+                'compute-%s' % name) + '.conf')
+        return
     files = {'controller.conf': fleet.controller_conf()}
     for host in fleet.hosts:
         files['compute-%s.conf' % host.name] = fleet.compute_conf(host)
@@ -271,6 +306,12 @@ def main(argv=None) -> int:
     p.add_argument('--fleet', help='"default" (the built-in fleet of 9 '
                    'hosts), "legacy" (the same hosts without PCI in '
                    'Placement) or a fleet YAML file')
+    p.add_argument('--sysfs', metavar='DIR', help='rehearse one host: its '
+                   'hardware from DIR, a copy of its /sys (DIR/bus/pci/'
+                   'devices/...); needs --nova-conf')
+    p.add_argument('--nova-conf', metavar='FILE', help='rehearse with this '
+                   'nova.conf ([pci], [filter_scheduler], [devices], '
+                   '[mdev_*]); needs --sysfs')
     p.set_defaults(func=start)
     sub.add_parser('stop', help='stop every sandbox process').set_defaults(
         func=stop)

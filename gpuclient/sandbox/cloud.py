@@ -43,6 +43,7 @@ from gpuclient.sandbox import fleet as fleet_mod  # noqa: E402
 from gpuclient.sandbox import hardware  # noqa: E402
 from gpuclient.sandbox import httpd  # noqa: E402
 from gpuclient.sandbox import neighbours  # noqa: E402
+from gpuclient.sandbox import rehearsal  # noqa: E402
 
 LOG = logging.getLogger('gpu-sandbox')
 PERIODIC_SECONDS = 60  # Nova's default update_resources_interval
@@ -55,12 +56,15 @@ class Cloud(base.ServersTestBase):
     ADMIN_API = True
     microversion = 'latest'
     fleet: fleet_mod.Fleet = None
+    operator_conf: dict | None = None
 
     def setUp(self):
         # The wheel installs api-paste.ini under <venv>/etc/nova.
         self.flags(group='wsgi', api_paste_config=os.path.join(
             sys.prefix, 'etc', 'nova', 'api-paste.ini'))
-        self.apply(self.fleet.controller_conf())
+        if self.fleet.nova_conf:  # a rehearsal: the operator's settings
+            self.operator_conf = rehearsal.operator_conf(self.fleet.nova_conf)
+        self.apply(self.operator_conf or self.fleet.controller_conf())
         super().setUp()
         # A vGPU boot creates a mediated device on the host's fake libvirt.
         self.useFixture(fixtures.MonkeyPatch(
@@ -83,8 +87,10 @@ class Cloud(base.ServersTestBase):
         """base.start_compute's _start_compute, except that libvirt's
         hostname (the hypervisor hostname, Placement's root name) may
         differ from the service host."""
-        self.apply(self.fleet.compute_conf(host))
-        pci_info = hardware.pci_info(host)
+        self.apply(self.operator_conf or self.fleet.compute_conf(host))
+        pci_info = hardware.pci_info(
+            rehearsal.functions(host.sysfs) if host.sysfs
+            else hardware.fleet_functions(host))
         connection = self._get_connection(pci_info=pci_info,
                                           hostname=host.hypervisor)
         self.libvirt.update_sriov_mac_address_mapping(

@@ -21,8 +21,8 @@ _ADDRESS = re.compile(r'^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$')
 _HEX4 = re.compile(r'^[0-9a-f]{4}$')
 _HOSTNAME = re.compile(r'^[a-z0-9][a-z0-9.-]*$')
 _DEVICE_TYPES = ('type-PCI', 'type-PF')
-_TOP_KEYS = {'hosts', 'aliases', 'neutron', 'pci_in_placement'}
-_HOST_KEYS = {'hypervisor_hostname', 'pci', 'vgpu', 'cyborg'}
+_TOP_KEYS = {'hosts', 'aliases', 'neutron', 'pci_in_placement', 'nova_conf'}
+_HOST_KEYS = {'hypervisor_hostname', 'pci', 'vgpu', 'cyborg', 'sysfs'}
 _PCI_KEYS = {'address', 'vendor_id', 'product_id', 'device_type', 'numa_node',
              'one_time_use', 'live_migratable', 'resource_class', 'traits',
              'vfs'}
@@ -121,6 +121,7 @@ class Host:
     pci: tuple[PciDevice, ...] = ()
     vgpu: VgpuHost | None = None
     cyborg: tuple[CyborgDevice, ...] = ()
+    sysfs: str = ''  # a copy of the host's /sys: its hardware instead
 
     @property
     def hypervisor(self) -> str:
@@ -141,6 +142,7 @@ class Fleet:
     aliases: tuple[dict, ...]
     bridges: tuple[Bridge, ...] = ()
     pci_in_placement: bool = True
+    nova_conf: str = ''  # the operator's nova.conf: its settings instead
 
     def host(self, name: str) -> Host:
         for h in self.hosts:
@@ -354,8 +356,12 @@ def _host(name, raw) -> Host:
                 '%s: devices %s:%s must share their device_spec options '
                 '(Nova matches them by vendor and product)'
                 % (name, d.vendor_id, d.spec_product_id))
+    sysfs = str(raw.get('sysfs') or '')
+    if sysfs and (pci or vgpu or cyborg):
+        raise FleetError('%s: a host read from sysfs has no pci, vgpu or '
+                         'cyborg devices of its own' % name)
     return Host(name=str(name), hypervisor_hostname=hypervisor, pci=pci,
-                vgpu=vgpu, cyborg=cyborg)
+                vgpu=vgpu, cyborg=cyborg, sysfs=sysfs)
 
 
 def _bridges(raw) -> tuple[Bridge, ...]:
@@ -390,9 +396,19 @@ def parse(data: dict) -> Fleet:
     pci_in_placement = data.get('pci_in_placement', True)
     if not isinstance(pci_in_placement, bool):
         raise FleetError('pci_in_placement must be true or false')
+    nova_conf = str(data.get('nova_conf') or '')
+    # A rehearsal: hardware from sysfs copies, settings from one nova.conf.
+    if nova_conf and (aliases or 'pci_in_placement' in data or not all(
+            h.sysfs for h in hosts)):
+        raise FleetError('with nova_conf, every host is read from sysfs '
+                         'and the aliases and pci_in_placement come from '
+                         'that nova.conf')
+    if not nova_conf and any(h.sysfs for h in hosts):
+        raise FleetError('a host read from sysfs needs nova_conf, the '
+                         'nova.conf to run it with')
     return Fleet(hosts=hosts, aliases=aliases,
                  bridges=_bridges(data.get('neutron') or {}),
-                 pci_in_placement=pci_in_placement)
+                 pci_in_placement=pci_in_placement, nova_conf=nova_conf)
 
 
 def read(name_or_path: str | None = None) -> dict:

@@ -1,34 +1,59 @@
-"""Simulated hardware: each fleet host as nova's fakelibvirt shows it to
-Nova's real libvirt driver (PCI devices, SR-IOV PFs with their VFs,
-mdev-capable GPUs), so every provider Nova writes comes from Nova's code.
+"""Simulated hardware: each host's PCI functions as nova's fakelibvirt shows
+them to Nova's real libvirt driver (plain devices, SR-IOV PFs with their
+VFs, mdev-capable GPUs), so every provider Nova writes comes from Nova's
+code.
+
+A host's functions are records with the fields of gpuclient.sysfs
+.PciFunction (address, vendor_id, product_id, device_type, physfn, virtfns,
+numa_node, mdev_types): built from a fleet host here, or read from a copy of
+a host's /sys by gpuclient.sysfs.
 """
+import dataclasses
+
 from nova.tests.fixtures import libvirt as fakelibvirt
 
 from gpuclient.sandbox import fleet as fleet_mod
 
-_DEV_TYPES = {'type-PCI': 'PCI', 'type-PF': 'PF'}
+# libvirt's dev_type names in nova's fakelibvirt
+_FAKE_TYPES = {'type-PCI': 'PCI', 'type-PF': 'PF', 'type-VF': 'VF'}
+VGPU_IDS = ('10de', '0ffe')  # GRID M60: Nova never shows a vGPU GPU's ids
 
 
-class MdevCapableGPU(fakelibvirt.FakePCIDevice):
-    """A GPU offering one mdev type with a given number of instances.
+@dataclasses.dataclass(frozen=True)
+class MdevType:
+    id: str
+    name: str | None
+    available_instances: int
 
-    fakelibvirt's own mdev-capable device always offers nvidia-11 (16
-    instances): the fleet names its own type and count.
-    """
 
-    def __init__(self, *args, mdev_type, instances, **kwargs):
-        self.mdev_type, self.instances = mdev_type, instances
-        self.created = 0  # mediated devices made on this GPU
-        super().__init__(*args, **kwargs)
+@dataclasses.dataclass(frozen=True)
+class Function:
+    address: str
+    vendor_id: str
+    product_id: str
+    device_type: str = 'type-PCI'
+    physfn: str | None = None
+    virtfns: tuple[str, ...] = ()
+    numa_node: int | None = 0
+    mdev_types: tuple[MdevType, ...] = ()
 
-    def XMLDesc(self, flags):
-        # As sysfs does, available_instances drops as mdevs are created, so
-        # Nova's inventory (created + available) stays the GPU's capacity.
-        return self.pci_device.replace(
-            "<type id='%s'>" % fakelibvirt.NVIDIA_11_VGPU_TYPE,
-            "<type id='%s'>" % self.mdev_type).replace(
-            '<availableInstances>16<',
-            '<availableInstances>%d<' % (self.instances - self.created))
+
+def fleet_functions(host: fleet_mod.Host) -> list[Function]:
+    functions = []
+    for d in host.pci:
+        functions.append(Function(
+            d.address, d.vendor_id, d.product_id, d.device_type,
+            virtfns=tuple(d.vf_addresses()), numa_node=d.numa_node or 0))
+        functions.extend(Function(vf, d.vendor_id, d.vf_product_id,
+                                  'type-VF', physfn=d.address,
+                                  numa_node=d.numa_node or 0)
+                         for vf in d.vf_addresses())
+    if host.vgpu:
+        functions.extend(Function(
+            a, *VGPU_IDS, mdev_types=(MdevType(
+                host.vgpu.mdev_type, None, host.vgpu.per_gpu),))
+            for a in host.vgpu.addresses)
+    return functions
 
 
 def _bus_slot_function(address):
@@ -37,33 +62,65 @@ def _bus_slot_function(address):
     return int(bus, 16), int(slot, 16), int(function)
 
 
-def pci_info(host: fleet_mod.Host) -> fakelibvirt.HostPCIDevicesInfo:
-    """The host's PCI devices as its fake libvirt lists them."""
+def _address_xml(address):
+    return ("<address domain='0x0000' bus='0x%02x' slot='0x%02x' "
+            "function='0x%x'/>" % _bus_slot_function(address))
+
+
+class FakeFunction(fakelibvirt.FakePCIDevice):
+    """One PCI function, with the capabilities libvirt shows for it: a PF
+    lists its VFs, a VF names its PF, an mdev parent its types (whose
+    available instances drop as mdevs are created, as in sysfs, so Nova's
+    inventory of created + available stays the GPU's capacity)."""
+
+    def __init__(self, function, iommu_group):
+        self.function_record = function
+        self.created = {}  # mdev type -> mediated devices made
+        bus, slot, fn = _bus_slot_function(function.address)
+        dev_type = ('MDEV_TYPES' if function.mdev_types
+                    else _FAKE_TYPES[function.device_type])
+        numa = function.numa_node
+        super().__init__(
+            dev_type, bus, slot, fn, iommu_group,
+            -1 if numa is None else numa,
+            vf_ratio=(len(function.virtfns) if dev_type == 'PF'
+                      else 1 if dev_type == 'VF' else None),
+            parent=(_bus_slot_function(function.physfn)
+                    if function.physfn else None),
+            vend_id=function.vendor_id, prod_id=function.product_id)
+
+    def generate_xml(self, skip_capability=False):
+        super().generate_xml(skip_capability=True)
+
+    def capability(self):
+        f = self.function_record
+        if f.mdev_types:
+            types = ''.join(
+                "<type id='%s'><name>%s</name><deviceAPI>vfio-pci"
+                "</deviceAPI><availableInstances>%d</availableInstances>"
+                "</type>" % (t.id, t.name or t.id, t.available_instances
+                             - self.created.get(t.id, 0))
+                for t in f.mdev_types)
+            return "<capability type='mdev_types'>%s</capability>" % types
+        if f.device_type == 'type-PF':
+            return "<capability type='virt_functions'>%s</capability>" % (
+                ''.join(_address_xml(a) for a in f.virtfns))
+        if f.device_type == 'type-VF':
+            return "<capability type='phys_function'>%s</capability>" % (
+                _address_xml(f.physfn))
+        return ''
+
+    def XMLDesc(self, flags):
+        return self.pci_device.replace(
+            '</vendor>\n', '</vendor>\n' + self.capability() + '\n', 1)
+
+
+def pci_info(functions) -> fakelibvirt.HostPCIDevicesInfo:
+    """The host's PCI functions as its fake libvirt lists them."""
     info = fakelibvirt.HostPCIDevicesInfo(num_pci=0, num_pfs=0, num_vfs=0)
-    group = 40  # IOMMU group numbers: any distinct values
-    for d in host.pci:
-        bus, slot, function = _bus_slot_function(d.address)
-        numa = d.numa_node if d.numa_node is not None else 0
-        group += 1
-        info.add_device(
-            dev_type=_DEV_TYPES[d.device_type], bus=bus, slot=slot,
-            function=function, iommu_group=group, numa_node=numa,
-            vf_ratio=d.vfs if d.device_type == 'type-PF' else None,
-            vend_id=d.vendor_id, prod_id=d.product_id)
-        for vf in d.vf_addresses():
-            group += 1
-            info.add_device(
-                dev_type='VF', bus=bus, slot=slot,
-                function=_bus_slot_function(vf)[2], iommu_group=group,
-                numa_node=numa, vf_ratio=d.vfs, parent=(bus, slot, function),
-                vend_id=d.vendor_id, prod_id=d.vf_product_id)
-    if host.vgpu:
-        for address in host.vgpu.addresses:
-            bus, slot, function = _bus_slot_function(address)
-            group += 1
-            info.devices[fleet_mod.libvirt_name(address)] = MdevCapableGPU(
-                'MDEV_TYPES', bus, slot, function, group, 0,
-                mdev_type=host.vgpu.mdev_type, instances=host.vgpu.per_gpu)
+    for group, function in enumerate(functions, start=40):
+        info.devices[fleet_mod.libvirt_name(function.address)] = (
+            FakeFunction(function, group))
     return info
 
 
@@ -76,7 +133,8 @@ def create_mdev(driver, dev_name, mdev_type, uuid=None):
     uuid = uuid or uuidutils.generate_uuid()
     name = libvirt_utils.mdev_uuid2name(uuid)
     connection = driver._host.get_connection()
-    connection.pci_info.devices[dev_name].created += 1
+    created = connection.pci_info.devices[dev_name].created
+    created[mdev_type] = created.get(mdev_type, 0) + 1
     connection.mdev_info.devices[name] = fakelibvirt.FakeMdevDevice(
         dev_name=name, type_id=mdev_type, parent=dev_name)
     return uuid

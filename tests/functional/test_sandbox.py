@@ -331,3 +331,130 @@ aliases:
         self.assertEqual(1, started.returncode)
         self.assertEqual(1, len(started.stderr.splitlines()), started.stderr)
         self.assertIn('cannot read fleet file legcy', started.stderr)
+
+
+def write_sysfs(root, functions):
+    """A copy of a host's /sys as gpuclient.sysfs reads it: for each
+    (address, vendor, device, class, extra) a device directory linked from
+    bus/pci/devices, with its IOMMU group; extra may name 'physfn', list
+    'virtfns', or give 'mdev_types' {type: (name, available instances)}."""
+    for group, (address, vendor, device, pci_class, extra) in enumerate(
+            functions, start=40):
+        path = os.path.join(root, 'devices', 'pci0000:00', address)
+        os.makedirs(path)
+        values = {'vendor': '0x' + vendor, 'device': '0x' + device,
+                  'class': '0x' + pci_class, 'numa_node': '0'}
+        if extra.get('virtfns'):
+            values['sriov_totalvfs'] = values['sriov_numvfs'] = str(
+                len(extra['virtfns']))
+        for name, value in values.items():
+            with open(os.path.join(path, name), 'w') as f:
+                f.write(value + '\n')
+        if extra.get('physfn'):
+            os.symlink('../' + extra['physfn'], os.path.join(path, 'physfn'))
+        for n, vf in enumerate(extra.get('virtfns', ())):
+            os.symlink('../' + vf, os.path.join(path, 'virtfn%d' % n))
+        for mdev_type, (name, count) in extra.get('mdev_types', {}).items():
+            type_dir = os.path.join(path, 'mdev_supported_types', mdev_type)
+            os.makedirs(os.path.join(type_dir, 'devices'))
+            for attr, value in (('name', name), ('device_api', 'vfio-pci'),
+                                ('available_instances', str(count))):
+                with open(os.path.join(type_dir, attr), 'w') as f:
+                    f.write(value + '\n')
+        groups = os.path.join(root, 'kernel', 'iommu_groups', str(group),
+                              'devices')
+        os.makedirs(groups)
+        os.symlink('../../../../kernel/iommu_groups/%d' % group,
+                   os.path.join(path, 'iommu_group'))
+        os.makedirs(os.path.join(root, 'bus', 'pci', 'devices'),
+                    exist_ok=True)
+        os.symlink('../../../devices/pci0000:00/' + address,
+                   os.path.join(root, 'bus', 'pci', 'devices', address))
+
+
+class TestRehearsal(base.SandboxTestCase):
+    """gpu-sandbox start --sysfs DIR --nova-conf FILE: one host with the
+    hardware of a /sys copy and the operator's nova.conf."""
+
+    sandbox_cli = TestSandboxLifecycle.sandbox_cli
+    VFS = ['0000:4d:00.%d' % n for n in range(1, 5)]
+    NOVA_CONF = """\
+[pci]
+device_spec = {"vendor_id": "1002", "product_id": "686c"}
+alias = {"name": "mi25-vf", "vendor_id": "1002", "product_id": "686c", \
+"device_type": "type-VF"}
+report_in_placement = true
+[filter_scheduler]
+pci_in_placement = true
+[devices]
+enabled_mdev_types = nvidia-11, nvidia-12
+[mdev_nvidia-11]
+device_addresses = 0000:84:00.0
+[mdev_nvidia-12]
+device_addresses = 0000:85:00.0
+mdev_class = CUSTOM_M60_0Q
+"""
+
+    def host_copy(self):
+        root = tempfile.mkdtemp(prefix='gpu-sandbox-sysfs-')
+        self.addCleanup(shutil.rmtree, root, True)
+        m60 = {'nvidia-11': ('GRID M60-0B', 16), 'nvidia-12': ('GRID M60-0Q',
+                                                                8)}
+        write_sysfs(os.path.join(root, 'sys'), [
+            ('0000:4d:00.0', '1002', '6860', '038000',
+             {'virtfns': self.VFS})] + [
+            (vf, '1002', '686c', '038000', {'physfn': '0000:4d:00.0'})
+            for vf in self.VFS] + [
+            ('0000:84:00.0', '10de', '13f2', '030000', {'mdev_types': m60}),
+            ('0000:85:00.0', '10de', '13f2', '030000', {'mdev_types': m60}),
+            ('0000:3b:00.0', '8086', '1572', '020000', {})])
+        conf = os.path.join(root, 'nova.conf')
+        with open(conf, 'w') as f:
+            f.write(self.NOVA_CONF)
+        return os.path.join(root, 'sys'), conf, os.path.join(root, 'state')
+
+    def test_rehearsal_shows_what_placement_will_show_and_boots(self):
+        sysfs, conf, state = self.host_copy()
+        self.addCleanup(self.sandbox_cli, state, 'stop')
+        started = self.sandbox_cli(state, 'start', '--sysfs', sysfs,
+                                   '--nova-conf', conf)
+        self.assertEqual(0, started.returncode, started.stderr)
+        self.assertIn('1 hosts, 3 device providers in Placement',
+                      started.stdout)
+        shown = [line.split() for line in started.stdout.splitlines()
+                 if line.startswith('  rehearsal-1_')]
+        self.assertEqual(
+            [['rehearsal-1_0000:4D:00.0', 'CUSTOM_PCI_1002_686C', 'total',
+              '4'],
+             ['rehearsal-1_pci_0000_84_00_0', 'VGPU', 'total', '16'],
+             ['rehearsal-1_pci_0000_85_00_0', 'CUSTOM_M60_0Q', 'total', '8']],
+            shown)
+        with open(os.path.join(state, 'nova.conf.d',
+                               'compute-rehearsal-1.conf')) as f:
+            self.assertEqual(self.NOVA_CONF, f.read())
+
+        rehearsal = client.Sandbox(state)
+        rehearsal.compute('POST', '/flavors', json={'flavor': {
+            'name': 'vf', 'vcpus': 1, 'ram': 512, 'disk': 1}})
+        rehearsal.compute('POST', '/flavors/%s/os-extra_specs'
+                          % rehearsal.flavor_id('vf'), json={
+                              'extra_specs': {
+                                  'pci_passthrough:alias': 'mi25-vf:2'}})
+        booted = self.sandbox_cli(state, 'boot', '--flavor', 'vf', '--wait',
+                                  'vm1')
+        self.assertEqual(0, booted.returncode, booted.stderr)
+        self.assertIn('"status": "ACTIVE"', booted.stdout)
+
+    def test_bad_rehearsal_input_is_one_line(self):
+        sysfs, conf, state = self.host_copy()
+        for args, message in (
+                (['--sysfs', sysfs], 'both --sysfs and --nova-conf'),
+                (['--sysfs', state, '--nova-conf', conf], 'is not a sysfs'),
+                (['--sysfs', sysfs, '--nova-conf', sysfs + '/nope.conf'],
+                 'cannot read nova.conf')):
+            started = self.sandbox_cli(state, 'start', *args)
+            self.assertEqual(1, started.returncode)
+            self.assertEqual(1, len(started.stderr.splitlines()),
+                             started.stderr)
+            self.assertIn(message, started.stderr)
+        self.assertFalse(os.path.exists(os.path.join(state, 'sandbox.json')))

@@ -200,6 +200,23 @@ class TestBadFleet(testtools.TestCase):
                          (f.hosts[0].pci[0].address,
                           f.hosts[0].pci[0].vendor_id))
 
+    def test_rehearsal_rules(self):
+        f = fleet.parse({'hosts': {'r1': {'sysfs': '/copy/sys'}},
+                         'nova_conf': '/copy/nova.conf'})
+        self.assertEqual(('/copy/sys', '/copy/nova.conf', {}),
+                         (f.hosts[0].sysfs, f.nova_conf,
+                          f.expected_providers()))
+        self.assertRefused({'hosts': {'r1': {'sysfs': '/s'}}},
+                           'needs nova_conf')
+        self.assertRefused({'hosts': {'r1': {}}, 'nova_conf': '/n'},
+                           'every host is read from sysfs')
+        self.assertRefused({'hosts': {'r1': {'sysfs': '/s'}},
+                            'nova_conf': '/n', 'aliases': [{'name': 'a'}]},
+                           'come from that')
+        self.assertRefused({'hosts': {'r1': {'sysfs': '/s', 'vgpu': {
+            'per_gpu': 1, 'addresses': ['0000:84:00.0']}}},
+            'nova_conf': '/n'}, 'no pci, vgpu or cyborg')
+
     def test_unreadable_file(self):
         e = self.assertRaises(fleet.FleetError, fleet.load, '/nonexistent')
         self.assertIn('cannot read fleet file', str(e))
