@@ -1,39 +1,48 @@
-"""The plugin's client: Placement and Nova over OSC's one keystoneauth
-session, built on first use."""
+"""The plugin's client: Placement and Nova over OSC's keystoneauth session
+(its auth, catalog, TLS settings and timing), built on first use."""
 from __future__ import annotations
 
+import copy
 import functools
+import os
 
 from keystoneauth1 import adapter
 
 from gpuclient import http
 
+SERVICES = ('placement', 'compute')
+
 
 class Cloud:
     def __init__(self, session, region_name=None, interface=None,
-                 endpoints=None):
+                 endpoints=None, timeout=None):
         self.session = session
         self.region_name = region_name
         self.interface = interface or 'public'
         self._endpoints = endpoints or {}
+        self.timeout = timeout
 
     @classmethod
     def from_client_manager(cls, instance):
+        # The options, OS_* variables and clouds.yaml keys all land in the
+        # cloud's config: <service>_endpoint_override (or _endpoint, the
+        # form openstacksdk also reads) and api_timeout (session.timeout).
+        config = instance._cli_options.config
         overrides = {}
-        for service in ('placement', 'compute'):
-            override = instance._cli_options.config.get(
-                '%s_endpoint_override' % service)
+        for service in SERVICES:
+            override = (config.get('%s_endpoint_override' % service)
+                        or config.get('%s_endpoint' % service))
             if override:
                 overrides[service] = override
-        return cls(instance.session, instance.region_name, instance.interface,
-                   overrides)
+        return cls(lean_session(instance.session), instance.region_name,
+                   instance.interface, overrides, instance.session.timeout)
 
     def _service(self, service_type: str) -> http.Service:
         return http.Service(adapter.Adapter(
             self.session, service_type=service_type,
             region_name=self.region_name, interface=self.interface,
             endpoint_override=self._endpoints.get(service_type)),
-            service_type)
+            service_type, self.timeout)
 
     @functools.cached_property
     def placement(self):
@@ -46,3 +55,34 @@ class Cloud:
         from gpuclient import compute
 
         return compute.Compute(self._service('compute'))
+
+
+def lean_session(session):
+    """OSC's keystoneauth session (same auth, token, catalog, TLS settings,
+    timings, connection pools) whose requests do not re-read the process
+    environment on every call. With trust_env, requests looks up proxies,
+    no_proxy, ~/.netrc and the CA-bundle variables per request: half of
+    the client's CPU per request. The environment still decides, once:
+    the CA bundle here, the proxies once per endpoint (scheme and host, as
+    no_proxy does). ~/.netrc is not read: every request carries a token.
+    """
+    import requests.utils
+
+    lean = copy.copy(session)
+    lean.session = copy.copy(session.session)  # shares the pools
+    lean.session.trust_env = False
+    if lean.verify is True:
+        lean.verify = (os.environ.get('REQUESTS_CA_BUNDLE')
+                       or os.environ.get('CURL_CA_BUNDLE') or True)
+    proxies = {}  # 'scheme://host' -> the environment's proxies for it
+    send = lean.session.request
+
+    def request(method, url, **kwargs):
+        origin = '/'.join(url.split('/', 3)[:3])
+        if origin not in proxies:
+            proxies[origin] = requests.utils.get_environ_proxies(url)
+        kwargs.setdefault('proxies', proxies[origin])
+        return send(method, url, **kwargs)
+
+    lean.session.request = request
+    return lean

@@ -3,6 +3,8 @@
 OSC imports this module on every run of every ``openstack`` command, so it
 imports nothing heavy: the client is built on first use.
 """
+import argparse
+import os
 
 API_NAME = 'gpu'
 API_VERSION_OPTION = 'os_gpu_api_version'
@@ -16,10 +18,44 @@ def make_client(instance):
     return cloud.Cloud.from_client_manager(instance)
 
 
+def _env(*names):
+    return next((os.environ[n] for n in names if os.environ.get(n)), None)
+
+
 def build_option_parser(parser):
     parser.add_argument(
         '--os-gpu-api-version', metavar='<gpu-api-version>',
         default=DEFAULT_API_VERSION,
         help='python-gpuclient command set version, default=%s'
              % DEFAULT_API_VERSION)
+    # OSC has no request timeout or per-service endpoint options of its
+    # own; openstacksdk's config reads these keys from clouds.yaml
+    # (api_timeout, <service>_endpoint_override), and an option's value
+    # lands in the same key, so command line > environment > clouds.yaml.
+    # Added only if no other plugin has.
+    for flag, kwargs in (
+            ('--os-api-timeout', dict(
+                metavar='<seconds>', type=float,
+                default=_env('OS_API_TIMEOUT'),
+                help='Seconds to wait for each API answer (Env: '
+                     'OS_API_TIMEOUT; clouds.yaml: api_timeout). '
+                     '"openstack gpu" commands default to 60')),
+            ('--os-placement-endpoint-override', dict(
+                metavar='<url>',
+                default=_env('OS_PLACEMENT_ENDPOINT_OVERRIDE',
+                             'OS_PLACEMENT_ENDPOINT'),
+                help='Placement endpoint to use instead of the catalog\'s '
+                     '(Env: OS_PLACEMENT_ENDPOINT_OVERRIDE; clouds.yaml: '
+                     'placement_endpoint_override)')),
+            ('--os-compute-endpoint-override', dict(
+                metavar='<url>',
+                default=_env('OS_COMPUTE_ENDPOINT_OVERRIDE',
+                             'OS_COMPUTE_ENDPOINT'),
+                help='Nova endpoint to use instead of the catalog\'s '
+                     '(Env: OS_COMPUTE_ENDPOINT_OVERRIDE; clouds.yaml: '
+                     'compute_endpoint_override)'))):
+        try:
+            parser.add_argument(flag, **kwargs)
+        except argparse.ArgumentError:
+            pass
     return parser

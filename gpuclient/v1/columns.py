@@ -1,22 +1,83 @@
 """Column sets, defined once per noun, and the cells that keep structure
-for -f json/yaml while reading well in a table."""
+for -f json/yaml while reading well in a table and in -f value/csv/shell.
+
+In -f value, csv and shell a list is its items joined by commas
+(OWNER_NOVA,COMPUTE_MANAGED_PCI_DEVICE), a record is key=value pairs
+joined by commas (total=16,reserved=0), anything nested deeper (a list of
+records) is compact JSON, and a missing value (None) is empty. Tables show
+a list one item per line and None as an empty cell; json and yaml keep the
+structure and null.
+"""
 from __future__ import annotations
 
+import json
+import sys
+
+from cliff import columns
 from osc_lib.cli import format_columns
 from osc_lib import exceptions
 
+# cliff's value, csv and shell formatters print str(machine_readable());
+# its json and yaml formatters serialise machine_readable(). Only the
+# caller tells them apart, so a cell asks who called it.
+_TEXT_FORMATTERS = frozenset(('cliff.formatters.value',
+                              'cliff.formatters.commaseparated',
+                              'cliff.formatters.shell'))
 
-class ListColumn(format_columns.ListColumn):
+
+def _for_text() -> bool:
+    """Called from a cell's machine_readable(): is its caller a text
+    formatter?"""
+    return sys._getframe(2).f_globals.get('__name__') in _TEXT_FORMATTERS
+
+
+def _scalar(value) -> bool:
+    return not isinstance(value, (list, tuple, dict))
+
+
+def as_text(value) -> str:
+    """A cell's value in -f value/csv/shell (see the module docstring)."""
+    if value is None:
+        return ''
+    if isinstance(value, (list, tuple)) and all(map(_scalar, value)):
+        return ','.join(as_text(v) for v in value)
+    if isinstance(value, dict) and all(map(_scalar, value.values())):
+        return ','.join('%s=%s' % (k, as_text(v)) for k, v in value.items())
+    if _scalar(value):
+        return str(value)
+    return json.dumps(value, separators=(',', ':'), default=str)
+
+
+class _Text:
+    """Mixin: text in -f value/csv/shell, the structure in json/yaml."""
+
+    def machine_readable(self):
+        return as_text(self._value) if _for_text() else self._value
+
+
+class ListColumn(_Text, format_columns.ListColumn):
     def human_readable(self):
         return '\n'.join(str(v) for v in self._value or ())
 
 
-class DictListColumn(format_columns.ListDictColumn):
+class DictColumn(_Text, format_columns.DictColumn):
+    pass
+
+
+class DictListColumn(_Text, format_columns.ListDictColumn):
     """A list of records: one line each in a table."""
 
     def human_readable(self):
-        return '\n'.join(', '.join('%s=%s' % kv for kv in item.items())
+        return '\n'.join(', '.join('%s=%s' % (k, as_text(v))
+                                   for k, v in item.items())
                          for item in self._value or ())
+
+
+class EmptyColumn(_Text, columns.FormattableColumn):
+    """None: an empty cell, null in json and yaml."""
+
+    def human_readable(self):
+        return ''
 
 
 class FailsAfterOutput:
@@ -35,12 +96,14 @@ class FailsAfterOutput:
 
 
 def _cell(value):
+    if value is None:
+        return EmptyColumn(None)
     if isinstance(value, (list, tuple)):
         if value and isinstance(value[0], dict):
             return DictListColumn(list(value))
         return ListColumn(list(value))
     if isinstance(value, dict):
-        return format_columns.DictColumn(value)
+        return DictColumn(value)
     return value
 
 

@@ -1,14 +1,29 @@
-"""How cloud errors become one line."""
+"""How cloud errors become one line, and how the command's requests share
+one bounded pool."""
+import io
 import json
+import threading
+import time
 
+from keystoneauth1 import exceptions as ks_exc
 import testtools
 
 from gpuclient import http
 
+ENDPOINT = 'http://placement.example.org/placement'
+PROXY_PAGE = """<!DOCTYPE html>
+<html><head><title>503 Service Unavailable</title></head>
+<body><h1>Service Unavailable</h1>
+<p>No server is available to handle this request.</p>
+</body></html>
+"""
+
 
 class Response:
-    def __init__(self, status, body):
+    def __init__(self, status, body, reason='Some Reason', path='/x'):
         self.status_code = status
+        self.reason = reason
+        self.url = ENDPOINT + path
         self.text = body if isinstance(body, str) else json.dumps(body)
         self.content = self.text.encode()
 
@@ -21,30 +36,69 @@ class Adapter:
         self.response = response
         self.calls = []
 
+    def get_endpoint(self):
+        return ENDPOINT
+
     def request(self, path, method, **kwargs):
-        self.calls.append((method, path, kwargs['microversion']))
+        self.calls.append((method, path, kwargs['microversion'],
+                           kwargs['timeout']))
+        if isinstance(self.response, BaseException):
+            raise self.response
         return self.response
 
 
-def call(status, body, name='placement', microversion='1.14'):
-    service = http.Service(Adapter(Response(status, body)), name)
+def call(status, body, name='placement', microversion='1.14', **kwargs):
+    service = http.Service(Adapter(Response(status, body, **kwargs)), name)
     return service.request('GET', '/x', microversion)
+
+
+def placement_error(status, detail, code=None):
+    """The body Placement sends (webob + util.json_error_formatter)."""
+    error = {'status': status, 'title': 'x', 'detail': detail}
+    if code:
+        error['code'] = code
+    return {'errors': [error]}
 
 
 class TestErrors(testtools.TestCase):
 
     def test_placement_conflict_keeps_its_code(self):
-        e = self.assertRaises(http.Conflict, call, 409, {'errors': [{
-            'status': 409, 'code': 'placement.concurrent_update',
-            'detail': '409 Conflict\n\nresource provider generation '
-                      'conflict.'}]})
+        e = self.assertRaises(http.Conflict, call, 409, placement_error(
+            409, '409 Conflict\n\nresource provider generation conflict.',
+            'placement.concurrent_update'))
         self.assertTrue(e.stale_generation)
+        self.assertTrue(http.is_concurrent_update(e))
         self.assertEqual('Placement: resource provider generation conflict '
                          '(HTTP 409)', str(e))
 
+    def test_other_conflicts_are_not_races(self):
+        e = self.assertRaises(http.Conflict, call, 409, placement_error(
+            409, '409 Conflict\n\nthe trait is in use.',
+            'placement.trait.in_use'))
+        self.assertFalse(http.is_concurrent_update(e))
+
+    def test_placement_500_for_a_lost_race_is_a_concurrent_update(self):
+        # Exactly what Placement 16's FaultWrapper sends for an uncaught
+        # ResourceProviderConcurrentUpdateDetected (no code).
+        e = self.assertRaises(http.CloudError, call, 500, placement_error(
+            500, 'The server has either erred or is incapable of performing '
+            'the requested operation.\n\n Another thread concurrently '
+            'updated the resource provider data. Please retry your '
+            'update  '))
+        self.assertTrue(http.is_concurrent_update(e))
+
+    def test_other_500s_are_not_retried(self):
+        e = self.assertRaises(http.CloudError, call, 500, placement_error(
+            500, 'The server has either erred or is incapable of performing '
+            'the requested operation.\n\n (OperationalError) database is '
+            'locked'))
+        self.assertFalse(http.is_concurrent_update(e))
+        self.assertFalse(http.is_concurrent_update(http.CloudError(
+            'Nova: ' + http.CONCURRENT_UPDATE_500, 500)))
+
     def test_forbidden_names_the_role(self):
-        e = self.assertRaises(http.CloudError, call, 403, {'errors': [{
-            'detail': 'Policy does not allow x to be performed.'}]})
+        e = self.assertRaises(http.CloudError, call, 403, placement_error(
+            403, 'Policy does not allow x to be performed.'))
         self.assertIn('HTTP 403', str(e))
         self.assertIn('admin role', str(e))
         self.assertNotIn('\n', str(e))
@@ -63,11 +117,55 @@ class TestErrors(testtools.TestCase):
             'badRequest': {'message': 'Validation failed.'}}, name='compute')
         self.assertEqual('Compute: Validation failed (HTTP 400)', str(e))
 
-    def test_not_found_and_plain_text(self):
-        self.assertRaises(http.NotFound, call, 404, 'no such thing')
+    def test_a_proxy_page_is_one_line_with_status_and_endpoint(self):
+        e = self.assertRaises(http.CloudError, call, 503, PROXY_PAGE,
+                              reason='Service Unavailable')
+        self.assertEqual('Placement: 503 Service Unavailable (HTTP 503 from '
+                         'GET %s/x)' % ENDPOINT, str(e))
+
+    def test_a_page_without_title_gives_the_reason(self):
+        # A web server's 404 means a wrong endpoint, not a missing record:
+        # callers that read NotFound as "no such trait" must not see one.
+        e = self.assertRaises(http.CloudError, call, 404,
+                              '<html>\n<body>\nnope\n</body>\n</html>',
+                              reason='Not Found')
+        self.assertNotIsInstance(e, http.NotFound)
+        self.assertEqual('Placement: Not Found (HTTP 404 from GET %s/x)'
+                         % ENDPOINT, str(e))
+
+    def test_a_short_plain_text_body_is_kept(self):
+        e = self.assertRaises(http.CloudError, call, 502, 'upstream gone\n')
+        self.assertIn('Placement: upstream gone (HTTP 502', str(e))
+
+    def test_multiline_details_become_one_line(self):
+        e = self.assertRaises(http.CloudError, call, 400, placement_error(
+            400, '400 Bad Request\n\nJSON does not validate:\n  foo\n  bar'))
+        self.assertNotIn('\n', str(e))
+
+    def test_non_json_success_is_a_wrong_endpoint(self):
+        e = self.assertRaises(http.CloudError, call, 200, PROXY_PAGE)
+        self.assertIn('not JSON', str(e))
+        self.assertIn('endpoint right?', str(e))
+        self.assertNotIn('\n', str(e))
 
     def test_success_returns_the_body(self):
         self.assertEqual({'a': 1}, call(200, {'a': 1}))
+
+    def test_no_answer_names_the_service_and_the_wait(self):
+        adapter = Adapter(ks_exc.ConnectTimeout('Request to x timed out'))
+        service = http.Service(adapter, 'placement', timeout=2)
+        e = self.assertRaises(http.CloudError, service.get,
+                              '/resource_providers', '1.14')
+        self.assertEqual(
+            'Placement did not answer GET %s/resource_providers within 2 s '
+            '(set --os-api-timeout or api_timeout in clouds.yaml to wait '
+            'longer)' % ENDPOINT, str(e))
+        self.assertEqual(2, adapter.calls[0][3])
+
+    def test_every_request_has_a_timeout(self):
+        adapter = Adapter(Response(200, {}))
+        http.Service(adapter, 'placement').get('/x', '1.14')
+        self.assertEqual(http.DEFAULT_TIMEOUT, adapter.calls[0][3])
 
 
 class TestGather(testtools.TestCase):
@@ -75,3 +173,105 @@ class TestGather(testtools.TestCase):
     def test_keeps_order(self):
         self.assertEqual([x * 2 for x in range(50)],
                          http.gather(lambda x: x * 2, range(50)))
+
+    def test_the_first_error_stops_queued_work(self):
+        started = []
+
+        def fn(x):
+            started.append(x)
+            if x == 0:
+                raise http.CloudError('boom')
+            time.sleep(0.05)
+            return x
+
+        self.assertRaises(http.CloudError, http.gather, fn, range(200))
+        time.sleep(0.3)  # what was in flight has finished by now
+        self.assertLess(len(started), 50)
+
+    def test_nested_gathers_stay_in_the_bound(self):
+        lock = threading.Lock()
+        running, peak = [0], [0]
+
+        def leaf(x):
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(0.01)
+            with lock:
+                running[0] -= 1
+            return x
+
+        result = http.gather(lambda i: sum(http.gather(leaf, range(10))),
+                             range(20))
+        self.assertEqual([45] * 20, result)
+        self.assertLessEqual(peak[0], http.MAX_WORKERS)
+
+
+class Terminal(io.StringIO):
+    def __init__(self, tty):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self):
+        return self.tty
+
+
+class TestProgress(testtools.TestCase):
+
+    def test_shown_on_a_terminal_after_a_while(self):
+        stream = Terminal(True)
+        progress = http.Progress(stream, started=time.monotonic() - 5)
+        progress.plan(10)
+        progress.tick()
+        progress.show()
+        self.assertEqual('\r1 of 10 requests', stream.getvalue())
+        progress.clear()
+        self.assertTrue(stream.getvalue().endswith('\r\x1b[K'))
+
+    def test_not_shown_early(self):
+        stream = Terminal(True)
+        progress = http.Progress(stream, started=time.monotonic())
+        progress.plan(10)
+        progress.show()
+        progress.clear()
+        self.assertEqual('', stream.getvalue())
+
+    def test_never_shown_when_not_a_terminal(self):
+        stream = Terminal(False)
+        progress = http.Progress(stream, started=time.monotonic() - 5)
+        progress.plan(10)
+        progress.show()
+        progress.clear()
+        self.assertEqual('', stream.getvalue())
+
+
+class TestReplay(testtools.TestCase):
+    """Which first GETs later GETs may repeat without keystoneauth."""
+
+    def learn(self, url, path, **session):
+        import requests
+
+        adapter = type('Adapter', (), {})()
+        adapter.session = type('Session', (), dict(
+            session=requests.Session(), verify=True, cert=None, **session))()
+        response = type('Response', (), {})()
+        response.request = requests.Request(
+            'GET', url, headers={'X-Auth-Token': 't'}).prepare()
+        return http.Replay.learn(adapter, response, path)
+
+    def test_learns_the_base_and_headers(self):
+        replay = self.learn(ENDPOINT + '/resource_providers?in_tree=x',
+                            '/resource_providers')
+        self.assertEqual(ENDPOINT, replay.base)
+        self.assertEqual('t', replay.headers['X-Auth-Token'])
+
+    def test_not_under_timing(self):
+        self.assertIsNone(self.learn(ENDPOINT + '/x', '/x',
+                                     _collect_timing=True))
+
+    def test_not_when_the_url_is_not_endpoint_plus_path(self):
+        self.assertIsNone(self.learn(ENDPOINT + '/y', '/x'))
+
+    def test_not_for_a_test_double(self):
+        self.assertIsNone(http.Replay.learn(Adapter(None),
+                                            Response(200, {}), '/x'))
