@@ -33,9 +33,33 @@ class Held:
 
     def record(self) -> dict:
         d = self.device
-        return {'host': d.host, 'address': d.address, 'kind': d.kind,
-                'resource_class': d.resource_class, 'model': d.model,
-                'amount': self.amount, 'provider': d.provider_uuid}
+        record = {'host': d.host, 'address': d.address, 'kind': d.kind,
+                  'resource_class': d.resource_class, 'model': d.model,
+                  'amount': self.amount, 'provider': d.provider_uuid}
+        if d.hypervisor and d.hypervisor != d.host:
+            record['hypervisor'] = d.hypervisor
+        if d.vf_pool:
+            # Nova counts a PF's VFs on one provider: the server holds
+            # `amount` VFs of it, and nothing in Placement says which.
+            record['vf_pool'] = d.vf_pool
+            record['note'] = (
+                '%d of the %d VFs of the PF at %s; Placement does not record '
+                'which VF' % (self.amount, d.vf_pool, d.address))
+        return record
+
+
+NOT_IN_PLACEMENT = ('address not known to Placement: this host does not '
+                    'report PCI devices to it ([pci] report_in_placement)')
+
+
+def unplaced(request: GpuRequest, host: str | None) -> list[dict]:
+    """The passthrough GPUs a flavor's aliases gave a server on a host that
+    does not report PCI devices to Placement (PciPassthroughFilter
+    scheduling): alias and count from the flavor, host from Nova; no
+    address, as no API says which device Nova attached."""
+    return [{'host': host, 'address': None, 'kind': devices.PASSTHROUGH,
+             'alias': alias, 'amount': count, 'note': NOT_IN_PLACEMENT}
+            for alias, count in sorted(request.aliases.items())]
 
 
 @dataclasses.dataclass
@@ -126,9 +150,22 @@ def _words(amounts: dict[str, int]) -> str:
     return _asked({}, amounts) or 'no GPU'
 
 
-def match_flavor(request: GpuRequest, held: list[Held]) -> Check:
-    """Count and class of what is held against what the flavor asks."""
+def match_flavor(request: GpuRequest, held: list[Held],
+                 pci_in_placement: bool = True) -> Check:
+    """Count and class of what is held against what the flavor asks.
+    Without PCI in Placement (the server's host reports no PCI device to
+    it) a flavor's aliases hold nothing there: they are not counted."""
     name = 'allocation matches flavor'
+    if not pci_in_placement and request.aliases:
+        rest = match_flavor(dataclasses.replace(request, aliases={}), held)
+        if not rest.ok:
+            return rest
+        detail = ('asks for %s; the host does not report PCI devices to '
+                  'Placement, which holds none of %s' % (
+                      _asked(request.aliases, request.resources),
+                      _asked(request.aliases, {})))
+        return Check(name, True, detail + ('; holds %s' % _words(
+            _amounts(held)) if held else ''))
     problems = ['the flavor has an unusable extra spec %s' % spec
                 for spec in request.invalid]
     for rc, asked in sorted(request.resources.items()):
@@ -195,12 +232,25 @@ def is_active(server: dict) -> Check:
     return Check('server ACTIVE', False, 'status %s' % status)
 
 
-def check(server: dict, request: GpuRequest,
-          held: list[Held]) -> list[Check]:
+def check(server: dict, request: GpuRequest, held: list[Held],
+          pci_in_placement: bool = True) -> list[Check]:
     """What seed 000 section 5 checks by hand: the allocation matches the
     flavor, the GPUs are on the server's host, the server is ACTIVE."""
-    return [match_flavor(request, held), on_server_host(server, held),
-            is_active(server)]
+    return [match_flavor(request, held, pci_in_placement),
+            on_server_host(server, held), is_active(server)]
+
+
+def reports_pci(found: list[devices.Device], *host: str | None) -> bool:
+    """Whether a host (named by its service host or hypervisor hostname)
+    reports its PCI devices to Placement: its tree has a device Nova
+    manages (trait COMPUTE_MANAGED_PCI_DEVICE)."""
+    return bool(set(host) & _pci_hosts(found))
+
+
+def _pci_hosts(found: list[devices.Device]) -> set[str]:
+    return {name for d in found if d.kind == devices.PASSTHROUGH
+            and d.owner != devices.CYBORG
+            for name in (d.host, d.hypervisor) if name}
 
 
 def failed(checks: list[Check]) -> list[Check]:
@@ -211,42 +261,95 @@ class NoSuchServer(LookupError):
     pass
 
 
-def select_server(servers: list[dict], text: str) -> dict:
-    """The one server whose UUID or exact name is `text`; several servers
-    of that name are an error that lists them."""
+def select_server(servers: list[dict], text: str,
+                  project: str | None = None) -> dict:
+    """The one server whose UUID or exact name is `text` (of `project`
+    only, when given); several servers of that name are an error that
+    lists them, with their projects when those tell them apart."""
+    servers = [s for s in servers
+               if project in (None, s.get('tenant_id'))]
     by_id = [s for s in servers if s['id'] == text.lower()]
     found = by_id or [s for s in servers if s['name'] == text]
+    where = ' in project %s' % project if project else ''
     if not found:
-        raise NoSuchServer('no server named or with ID %r' % text)
+        raise NoSuchServer('no server named or with ID %r%s' % (text, where))
     if len(found) > 1:
-        raise NoSuchServer('%d servers are named %r; name one by UUID: %s' % (
-            len(found), text, ', '.join(sorted(s['id'] for s in found))))
+        projects = {s.get('tenant_id') for s in found}
+        if len(projects) > 1:
+            return_one = 'name one by UUID or narrow with --project'
+            listed = ['%s (project %s)' % (s['id'], s.get('tenant_id'))
+                      for s in sorted(found, key=lambda s: s['id'])]
+        else:
+            return_one = 'name one by UUID'
+            listed = sorted(s['id'] for s in found)
+        raise NoSuchServer('%d servers are named %r%s; %s: %s' % (
+            len(found), text, where, return_one, ', '.join(listed)))
     return found[0]
 
 
 NO_SERVER = 'no server'
 
 
-def without_server(found: list[devices.Device],
-                   servers: dict[str, dict]) -> list[str]:
-    """GPU consumers Nova has no server for: leaked allocations (or the
-    source half of a migration in progress, held under its own UUID)."""
-    return sorted({c for d in found for c in d.consumers} - set(servers))
+def without_server(found: list[devices.Device], servers: dict[str, dict],
+                   migrations: dict[str, dict] | None = None) -> list[str]:
+    """GPU consumers that are neither a server Nova knows nor a migration
+    in progress (which holds the source host's allocation under its own
+    UUID, nova's migration-based allocations): leaked allocations."""
+    return sorted({c for d in found for c in d.consumers}
+                  - set(servers) - set(migrations or ()))
+
+
+def migration_status(migration: dict) -> str:
+    """'migration finished (resize)': what the consumer is and how far."""
+    return 'migration %s (%s)' % (migration.get('status'),
+                                  migration.get('migration_type'))
 
 
 def consumer_rows(found: list[devices.Device], servers: dict[str, dict],
-                  projects: dict[str, str | None]) -> list[dict]:
+                  projects: dict[str, str | None],
+                  migrations: dict[str, dict] | None = None) -> list[dict]:
     """One row per (consumer, device). `servers` maps server UUID -> Nova's
-    record; `projects` gives the Placement project of consumers with no
-    server, whose rows stay, marked with status NO_SERVER."""
+    record, `migrations` migration UUID -> Nova's record of a migration in
+    progress (its row names the server it moves); `projects` gives the
+    Placement project of the other consumers, whose rows stay, marked with
+    status NO_SERVER and the consumer in place of the server."""
     rows = []
     for d in found:
         for consumer, amount in sorted(d.consumers.items()):
-            server = servers.get(consumer)
+            migration = (migrations or {}).get(consumer)
+            uuid = migration['instance_uuid'] if migration else consumer
+            server = servers.get(uuid)
+            if migration:
+                status = migration_status(migration)
+            else:
+                status = server['status'] if server else NO_SERVER
+            project = (server['tenant_id'] if server
+                       else (migration or {}).get('project_id')
+                       or projects.get(consumer))
             rows.append(dict(
-                Held(d, amount).record(), server=consumer,
-                name=server['name'] if server else None,
-                project=(server['tenant_id'] if server
-                         else projects.get(consumer)),
-                status=server['status'] if server else NO_SERVER))
+                Held(d, amount).record(), server=uuid, consumer=consumer,
+                name=server['name'] if server else None, project=project,
+                status=status))
+    return rows
+
+
+def unplaced_rows(servers: list[dict], found: list[devices.Device]
+                  ) -> list[dict]:
+    """Rows for the passthrough GPUs of servers on hosts that do not report
+    PCI devices to Placement (found: the devices of those hosts' trees):
+    one per alias of the server's flavor, no address, no provider."""
+    rows = []
+    pci_hosts = _pci_hosts(found)
+    for server in servers:
+        host = server.get('OS-EXT-SRV-ATTR:host')
+        if not host or {host, server.get(
+                'OS-EXT-SRV-ATTR:hypervisor_hostname')} & pci_hosts:
+            continue
+        specs = (server.get('flavor') or {}).get('extra_specs') or {}
+        for record in unplaced(parse_request(specs, found), host):
+            rows.append(dict(
+                record, resource_class=None, model=None, provider=None,
+                server=server['id'], consumer=server['id'],
+                name=server['name'], project=server.get('tenant_id'),
+                status=server['status']))
     return rows

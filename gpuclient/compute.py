@@ -9,6 +9,15 @@ from gpuclient import http
 MICROVERSION = '2.86'
 # Nova's default [api] max_limit: a larger page is cut to it anyway.
 PAGE = 1000
+# Migrations whose source allocations are still held under the migration's
+# UUID: every status but the final ones. The final ones are those nova's
+# resource tracker leaves out of a host's in-progress migrations
+# (nova/db/main/api.py migration_get_in_progress_by_host_and_node);
+# 'finished' (a resize waiting for confirm) still holds them. The statuses
+# are those nova/compute and nova/conductor set (nova 34).
+MIGRATION_IN_PROGRESS = ('accepted', 'queued', 'preparing', 'pre-migrating',
+                         'migrating', 'running', 'post-migrating',
+                         'finished', 'confirming', 'reverting')
 
 
 class Compute:
@@ -31,8 +40,27 @@ class Compute:
             params['all_tenants'] = 1
         return self._pages('/servers/detail', 'servers', params)
 
-    def _pages(self, path: str, key: str, params: dict) -> list[dict]:
-        """Every record of a paged Nova listing, PAGE at a time."""
+    def hypervisors(self) -> list[dict]:
+        """Every compute node in detail (2.53+: paged, by UUID), for its
+        hypervisor_hostname (Placement's root provider name) and
+        service.host (the host servers and services are listed under)."""
+        return self._pages('/os-hypervisors/detail', 'hypervisors', {})
+
+    def migrations_in_progress(self) -> list[dict]:
+        """Migrations of every project still in progress (2.59+: with
+        their UUID, the Placement consumer of the source host's
+        allocations). Nova filters one status per request: one paged
+        listing per status, concurrently."""
+        found = http.gather(
+            lambda status: self._pages('/os-migrations', 'migrations',
+                                       {'status': status}, marker='uuid'),
+            MIGRATION_IN_PROGRESS)
+        return [m for page in found for m in page]
+
+    def _pages(self, path: str, key: str, params: dict,
+               marker: str = 'id') -> list[dict]:
+        """Every record of a paged Nova listing, PAGE at a time; the next
+        page starts after the last record's `marker` field."""
         params = dict(params, limit=PAGE)
         found = []
         while True:
@@ -43,7 +71,7 @@ class Compute:
                     link['rel'] == 'next'
                     for link in body.get('%s_links' % key, ())):
                 return found
-            params['marker'] = body[key][-1]['id']
+            params['marker'] = body[key][-1][marker]
 
     # -- flavors -----------------------------------------------------------
     def flavors(self) -> list[dict]:

@@ -1,9 +1,21 @@
 """GPU devices from what Placement says: pure functions, no I/O.
 
-A device is a child provider of a compute node that is either a PCI device
-Nova manages (trait COMPUTE_MANAGED_PCI_DEVICE) or a physical GPU carrying
-vGPU inventory. Its host is its compute node provider's name; its address
-comes from its own name, which Nova builds from the compute node's name.
+A device is a child provider of a compute node that one of these wrote:
+- Nova, for a PCI device it manages (trait COMPUTE_MANAGED_PCI_DEVICE),
+  named `<root name>_<ADDRESS>`; when `device_spec` names VFs, one provider
+  named after their PF counts them all (total = number of VFs, class from
+  the VF's product id): a VF pool;
+- Nova's libvirt driver, for a physical GPU with vGPU inventory (class VGPU
+  or an `[mdev_<type>] mdev_class`), named `<root name>_pci_0000_84_00_0`;
+- Cyborg, for a GPU it manages (trait OWNER_CYBORG, class PGPU or VGPU,
+  trait CUSTOM_NVIDIA_<PRODUCT>[_<VGPU TYPE>]), named `<host>_<address>`
+  (cyborg/accelerator/drivers/gpu/nvidia/sysinfo.py).
+Anything else in the trees (Neutron's `<host>:Open vSwitch agent` subtree)
+is not a device. The root provider's name is the hypervisor hostname; the
+host shown is Nova's service host, mapped through os-hypervisors.
+
+GPU or not: Placement carries no PCI class code, so a device is judged a
+GPU by its ids and names (see classify()).
 """
 from __future__ import annotations
 
@@ -11,12 +23,17 @@ import collections
 import dataclasses
 import re
 
+from gpuclient import pciids
+
 PASSTHROUGH = 'passthrough'
 VGPU = 'vgpu'
 KINDS = (PASSTHROUGH, VGPU)
 STATES = ('free', 'in-use', 'partly-used', 'reserved')
+NOVA, CYBORG = 'nova', 'cyborg'
 
-# vendor:product -> model, for the GPUs GPU clouds pass through.
+# vendor:product -> model, for the GPUs GPU clouds pass through: short
+# names operators use, ahead of pci.ids' longer ones, and the ids an older
+# pci.ids lacks.
 MODELS = {
     '10de:20b7': 'A30', '10de:20b0': 'A100', '10de:20b1': 'A100',
     '10de:20b2': 'A100', '10de:20b3': 'A100', '10de:20b5': 'A100',
@@ -28,26 +45,53 @@ MODELS = {
     '10de:2236': 'A10', '10de:2235': 'A40', '10de:25b6': 'A16',
     '10de:2230': 'RTX A6000', '10de:26b5': 'L40', '10de:26b9': 'L40S',
     '10de:27b8': 'L4', '1002:740f': 'MI210', '1002:740c': 'MI250X',
-    '1002:74a1': 'MI300X',
+    '1002:74a1': 'MI300X', '1002:6860': 'MI25', '1002:686c': 'MI25 MxGPU',
 }
 _BY_SQUASHED_MODEL = {re.sub(r'[^A-Z0-9]', '', m.upper()): m
                       for m in MODELS.values()}
+# Vendors whose functions are GPUs unless their name says otherwise (their
+# GPUs' HDMI audio and USB-C functions share the vendor id).
+GPU_VENDORS = ('10de', '1002')
+# Cyborg's vendor names in traits (cyborg/accelerator/drivers/gpu/utils.py).
+_CYBORG_VENDORS = {'NVIDIA': '10de', 'MATROX': '102b'}
+
+# What a device is, from words in its pci.ids name or its custom class.
+_CATEGORIES = (
+    ('audio', {'AUDIO', 'HDMI'}),
+    ('USB', {'USB', 'UCSI'}),
+    ('NVMe', {'NVME'}),
+    ('storage', {'SSD', 'SATA', 'SAS', 'RAID', 'AHCI', 'STORAGE', 'DISK'}),
+    ('NIC', {'NIC', 'ETHERNET', 'NETWORK', 'INFINIBAND', 'CONNECTX', 'NET',
+             'ETH', 'SMARTNIC'}),
+    ('QAT', {'QAT', 'QUICKASSIST'}),
+    ('FPGA', {'FPGA'}),
+    ('other', {'BRIDGE', 'SWITCH', 'NVSWITCH', 'SMBUS', 'LPC', 'IDE'}),
+)
+_GPU_WORDS = {'GPU', 'VGPU', 'PGPU', 'GRAPHICS', 'VGA', 'DISPLAY', 'GEFORCE',
+              'QUADRO', 'TESLA', 'RADEON', 'INSTINCT'}
 
 _PCI_CLASS = re.compile(r'^CUSTOM_PCI_([0-9A-F]{4})_([0-9A-F]{4})$')
 _ADDRESS = re.compile(
     r'^(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$', re.I)
 _LIBVIRT_ADDRESS = re.compile(
     r'^pci_([0-9a-f]{4})_([0-9a-f]{2})_([0-9a-f]{2})_([0-7])$', re.I)
+_LIBVIRT_NAME = re.compile(r'_pci_[0-9a-f]{4}_[0-9a-f]{2}_[0-9a-f]{2}_[0-7]$',
+                           re.I)
 _UUID = re.compile(r'^[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}$', re.I)
+# Cyborg GPU traits: CUSTOM_NVIDIA_1EB8[_T4_2B] (since Wallaby), older
+# CUSTOM_GPU_PRODUCT_ID_1EB8 + CUSTOM_GPU_NVIDIA, and the generic PCI
+# driver's CUSTOM_PCI_PRODUCT_ID_<ID> + CUSTOM_PCI_<VENDOR ID>.
+_CYBORG_TRAIT = re.compile(r'^CUSTOM_(NVIDIA|MATROX)_([0-9A-F]{4})(_|$)')
+_CYBORG_PRODUCT = re.compile(r'^CUSTOM_(GPU|PCI)_PRODUCT_ID_([0-9A-F]{4})$')
 
 
 @dataclasses.dataclass
 class Device:
-    host: str
-    address: str | None
+    host: str                   # Nova's service host
+    address: str | None         # a VF pool's: its PF's
     kind: str
     resource_class: str
-    pci_id: str | None          # vendor:product, where the class names it
+    pci_id: str | None          # vendor:product, where Placement names it
     model: str | None
     total: int
     used: int
@@ -61,6 +105,13 @@ class Device:
     consumers: dict[str, int]   # consumer UUID -> amount of resource_class
     one_time_use: bool
     traits: list[str] | None = None   # None: not read
+    hypervisor: str | None = None     # root provider name
+    owner: str | None = None          # NOVA, CYBORG or None
+    is_gpu: bool = True
+    category: str = 'GPU'             # what it is: GPU, NIC, NVMe, audio...
+    vf_pool: int | None = None        # VFs the provider counts, if a pool
+    vendor_name: str | None = None
+    device_name: str | None = None
 
 
 def normalise_address(text: str) -> str | None:
@@ -73,11 +124,13 @@ def normalise_address(text: str) -> str | None:
     return ('%s:%s:%s.%s' % (domain or '0000', bus, slot, function)).lower()
 
 
-def address_from_name(name: str, parent_name: str | None) -> str | None:
-    """A device provider is named <parent name>_<address>; the host part may
-    itself hold '_', so strip the parent's name rather than split."""
-    if parent_name and name.startswith(parent_name + '_'):
-        return normalise_address(name[len(parent_name) + 1:])
+def address_from_name(name: str, root_name: str | None) -> str | None:
+    """A device provider is named <root name>_<address> (Nova builds it
+    from the compute node's name, whatever provider is its parent); the
+    host part may itself hold '_', so strip the root's name rather than
+    split. Cyborg names it after its own host setting: split then."""
+    if root_name and name.lower().startswith(root_name.lower() + '_'):
+        return normalise_address(name[len(root_name) + 1:])
     return normalise_address(name.rsplit('_', 1)[-1])
 
 
@@ -86,9 +139,49 @@ def pci_id(resource_class: str) -> str | None:
     return ('%s:%s' % m.groups()).lower() if m else None
 
 
+def cyborg_pci_id(traits) -> str | None:
+    """vendor:product from a Cyborg provider's traits, if they say."""
+    traits = set(traits or ())
+    for trait in traits:
+        m = _CYBORG_TRAIT.match(trait)
+        if m:
+            return '%s:%s' % (_CYBORG_VENDORS[m.group(1)], m.group(2).lower())
+    for trait in traits:
+        m = _CYBORG_PRODUCT.match(trait)
+        if not m:
+            continue
+        if m.group(1) == 'GPU':
+            vendors = [_CYBORG_VENDORS.get(t[len('CUSTOM_GPU_'):])
+                       for t in traits if t.startswith('CUSTOM_GPU_')]
+        else:
+            vendors = [t[len('CUSTOM_PCI_'):].lower() for t in traits
+                       if re.match(r'^CUSTOM_PCI_[0-9A-F]{4}$', t)]
+        vendors = [v for v in vendors if v]
+        if vendors:
+            return '%s:%s' % (vendors[0], m.group(2).lower())
+    return None
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r'[A-Z0-9]+', text.upper())
+
+
+def short_model(ident: str, device_name: str | None) -> str | None:
+    """The model operators say for vendor:product ids: the built-in
+    table's ('A30'), else the bracketed part of pci.ids' name ('A30 PCIe'
+    from 'GA100GL [A30 PCIe]'), else that whole name."""
+    if ident in MODELS:
+        return MODELS[ident]
+    if not device_name:
+        return None
+    m = re.search(r'\[([^\]]+)\]\s*$', device_name)
+    return m.group(1).strip() if m else device_name
+
+
 def model_name(resource_class: str) -> str | None:
-    """The model, from the vendor:product in the class or a custom class
-    named after a model (CUSTOM_A100)."""
+    """The model from the class alone: the built-in table's name for the
+    vendor:product in it, or a custom class named after a model
+    (CUSTOM_A100)."""
     ident = pci_id(resource_class)
     if ident:
         return MODELS.get(ident)
@@ -98,14 +191,77 @@ def model_name(resource_class: str) -> str | None:
     return None
 
 
+def classify(kind: str, resource_class: str, ident: str | None,
+             device_name: str | None) -> tuple[bool, str]:
+    """(is a GPU, what it is), from what Placement and pci.ids say.
+
+    Placement has no PCI class code, so the rule goes by names:
+    - vGPU inventory, class PGPU/VGPU, or ids in the built-in GPU table: GPU;
+    - ids pci.ids names: not a GPU if the name says audio, USB, NVMe, NIC,
+      a bridge or switch...; a GPU if the vendor is NVIDIA or AMD/ATI, or
+      the name says GPU, Graphics, Radeon, Tesla...; otherwise not;
+    - ids pci.ids does not know: a GPU for NVIDIA and AMD/ATI (new GPUs
+      come first), not for other vendors;
+    - a custom class (device_spec resource_class): judged by its words
+      (CUSTOM_NIC_X710 is a NIC); a GPU unless they say otherwise.
+    """
+    if kind == VGPU or resource_class in ('PGPU', 'VGPU'):
+        return True, 'GPU'
+    if ident and ident in MODELS:
+        return True, 'GPU'
+    words = set(_words((device_name or '') if ident else resource_class))
+    for category, known in _CATEGORIES:
+        if words & known:
+            return False, category
+    if ident is None:  # a custom class that names nothing else
+        return True, 'GPU'
+    if ident.split(':')[0] in GPU_VENDORS or words & _GPU_WORDS:
+        return True, 'GPU'
+    return False, 'other'
+
+
+def _names(name: str | None, wanted: list[str]) -> bool:
+    """Whether the words `wanted` appear together in a name, or spell it
+    without spaces ('RTX3090')."""
+    if not name or not wanted:
+        return False
+    have = _words(name)
+    return ''.join(wanted) == ''.join(have) or any(
+        have[i:i + len(wanted)] == wanted
+        for i in range(len(have) - len(wanted) + 1))
+
+
+def model_matches(device: Device, text: str) -> bool:
+    """Whether --model TEXT names the device: its model, its pci.ids name
+    or its class, compared as whole words in any case ('a30', 'MI25',
+    'rtx 3090', 'RTX3090')."""
+    wanted = _words(text)
+    return any(_names(name, wanted) for name in (
+        device.model, device.device_name, model_name(device.resource_class)))
+
+
+def known_models() -> list[str]:
+    return sorted(set(MODELS.values()))
+
+
+def is_known_model(text: str) -> bool:
+    """A model the built-in table or pci.ids names (a GPU vendor's)."""
+    wanted = _words(text)
+    names = list(MODELS.values())
+    for vendor in GPU_VENDORS:
+        names += pciids.device_names(vendor)
+    return any(_names(name, wanted) for name in names)
+
+
 def state_of(kind: str, total: int, used: int, reserved: int) -> str:
+    """free, reserved, in-use, or partly-used: some but not all units
+    taken, for any device with more than one (vGPUs, VF pools). `kind` no
+    longer changes the answer."""
     if used == 0:
         # Fully reserved and unused: a released one-time-use GPU waiting to
         # be scrubbed, or a device an operator took out of service.
         return 'reserved' if reserved >= total else 'free'
-    if kind == VGPU and used + reserved < total:
-        return 'partly-used'
-    return 'in-use'
+    return 'partly-used' if used + reserved < total else 'in-use'
 
 
 def _vgpu_class(inventories: dict) -> str | None:
@@ -115,20 +271,59 @@ def _vgpu_class(inventories: dict) -> str | None:
     return custom[0] if len(custom) == 1 else None
 
 
-def is_vgpu_provider(provider: dict, by_uuid: dict, inventory: dict) -> bool:
-    """A physical GPU with vGPU inventory: class VGPU, or the one custom
-    class ([mdev_<type>] mdev_class) of a provider named as libvirt names
-    GPUs (<node>_pci_0000_84_00_0)."""
-    inventories = inventory.get('inventories', {})
-    if 'VGPU' in inventories:
-        return True
-    parent = by_uuid.get(provider['parent_provider_uuid'], {})
-    suffix = provider['name'][len(parent.get('name', '')) + 1:]
-    return bool(_LIBVIRT_ADDRESS.match(suffix) and _vgpu_class(inventories))
+def is_libvirt_gpu_name(name: str) -> bool:
+    """Named as Nova's libvirt driver names a physical GPU's provider."""
+    return bool(_LIBVIRT_NAME.search(name))
 
 
-def build(snapshot) -> list[Device]:
-    """Devices from a placement.Snapshot, sorted by host and address."""
+def may_be_device(provider: dict, pci_managed, cyborg) -> bool:
+    """Whether a child provider can be a device, from the listings alone
+    (its name and the traits listed), before any of its records is read:
+    Nova's and Cyborg's devices by trait, libvirt's vGPU GPUs by name, and
+    anything named <name>_<PCI address> (an older Cyborg's). Neutron's
+    `<host>:<agent>` providers and the like cost nothing more."""
+    if not provider['parent_provider_uuid']:
+        return False
+    uuid, name = provider['uuid'], provider['name']
+    return (uuid in pci_managed or uuid in cyborg
+            or is_libvirt_gpu_name(name)
+            or normalise_address(name.rsplit('_', 1)[-1]) is not None)
+
+
+def _owner(traits, default):
+    owners = [t[len('OWNER_'):].lower() for t in traits or ()
+              if t.startswith('OWNER_')]
+    return owners[0] if owners else default
+
+
+def _kind_and_class(uuid, provider, inventories, snapshot, traits):
+    """(kind, resource class, owner) of a device provider, or None."""
+    if uuid in snapshot.pci_managed:
+        rc = sorted(inventories)[0] if inventories else None
+        return PASSTHROUGH, rc, NOVA
+    if uuid in snapshot.cyborg or 'OWNER_CYBORG' in (traits or ()):
+        if 'VGPU' in inventories:
+            return VGPU, 'VGPU', CYBORG
+        rc = 'PGPU' if 'PGPU' in inventories else (
+            sorted(inventories)[0] if inventories else None)
+        return PASSTHROUGH, rc, CYBORG
+    if is_libvirt_gpu_name(provider['name']):
+        return VGPU, _vgpu_class(inventories), _owner(traits, NOVA)
+    # Named <host>_<address> by no known owner: a GPU only by its class.
+    for rc, kind in (('PGPU', PASSTHROUGH), ('VGPU', VGPU)):
+        if rc in inventories:
+            return kind, rc, _owner(traits, None)
+    return None, None, None
+
+
+def build(snapshot, hosts: dict[str, str] | None = None) -> list[Device]:
+    """Devices from a placement.Snapshot, sorted by host and address:
+    every device Nova or Cyborg reports, GPUs or not (see is_gpu).
+
+    hosts maps hypervisor hostnames (root provider names) to Nova service
+    hosts; a root it does not name keeps its own name as host.
+    """
+    hosts = {k.lower(): v for k, v in (hosts or {}).items()}
     by_uuid = {p['uuid']: p for p in snapshot.providers}
     found = []
     for uuid, allocations in snapshot.allocations.items():
@@ -136,11 +331,9 @@ def build(snapshot) -> list[Device]:
         if body is None:  # deleted between two reads
             continue
         inventories = body['inventories']
-        if uuid in snapshot.pci_managed:
-            kind = PASSTHROUGH
-            rc = sorted(inventories)[0] if inventories else None
-        else:
-            kind, rc = VGPU, _vgpu_class(inventories)
+        traits = (snapshot.traits.get(uuid) or {}).get('traits')
+        kind, rc, owner = _kind_and_class(uuid, provider, inventories,
+                                          snapshot, traits)
         if rc is None:  # a PF whose VFs are counted elsewhere has none
             continue
         record = inventories[rc]
@@ -149,21 +342,35 @@ def build(snapshot) -> list[Device]:
                      if rc in a['resources']}
         used = sum(consumers.values())
         total, reserved = record['total'], record['reserved']
-        parent = by_uuid.get(provider['parent_provider_uuid'], {})
-        root = by_uuid.get(provider['root_provider_uuid'], parent)
-        traits = snapshot.traits.get(uuid)
+        root = by_uuid.get(provider['root_provider_uuid'], {})
+        root_name = root.get('name', '')
+        ident = pci_id(rc) or (cyborg_pci_id(traits) if owner == CYBORG
+                               else None)
+        vendor_name = device_name = None
+        if ident:
+            vendor_name, device_name = pciids.names(*ident.split(':'))
+        is_gpu, category = classify(kind, rc, ident, device_name)
+        model = (short_model(ident, device_name) if ident
+                 else model_name(rc))
         found.append(Device(
-            host=root.get('name', ''),
-            address=address_from_name(provider['name'], parent.get('name')),
-            kind=kind, resource_class=rc, pci_id=pci_id(rc),
-            model=model_name(rc), total=total, used=used, reserved=reserved,
+            host=hosts.get(root_name.lower(), root_name),
+            address=address_from_name(provider['name'], root_name),
+            kind=kind, resource_class=rc, pci_id=ident,
+            model=model if is_gpu else (device_name or model),
+            total=total, used=used, reserved=reserved,
             free=max(total - reserved - used, 0),
             state=state_of(kind, total, used, reserved),
             provider_uuid=uuid, provider_name=provider['name'],
             generation=body['resource_provider_generation'],
             inventory=record, consumers=consumers,
             one_time_use=uuid in snapshot.one_time_use,
-            traits=sorted(traits['traits']) if traits else None))
+            traits=sorted(traits) if traits is not None else None,
+            hypervisor=root_name, owner=owner, is_gpu=is_gpu,
+            category=category,
+            # Nova's PCI providers count 1 device, or all the VFs of a PF.
+            vf_pool=total if (owner == NOVA and kind == PASSTHROUGH
+                              and total > 1) else None,
+            vendor_name=vendor_name, device_name=device_name))
     return sorted(found, key=lambda d: (d.host, d.address or d.provider_name))
 
 
@@ -182,7 +389,7 @@ class Filters:
         return all((
             not self.resource_class
             or d.resource_class == self.resource_class.upper(),
-            not self.model or (d.model or '').lower() == self.model.lower(),
+            not self.model or model_matches(d, self.model),
             not self.vendor_id or vendor == self.vendor_id.lower(),
             not self.product_id or product == self.product_id.lower(),
             set(self.traits) <= set(d.traits or ()),
@@ -190,12 +397,14 @@ class Filters:
             not self.kind or d.kind == self.kind))
 
 
-class NoSuchDevice(LookupError):
-    pass
-
-
 def is_uuid(text: str) -> bool:
     return bool(_UUID.match(text))
+
+
+def normalise_uuid(text: str) -> str:
+    """The dashed lower-case form Placement stores (it compares exactly)."""
+    h = text.replace('-', '').lower()
+    return '%s-%s-%s-%s-%s' % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
 
 def split_host_address(text: str) -> tuple[str, str] | None:
@@ -203,24 +412,6 @@ def split_host_address(text: str) -> tuple[str, str] | None:
     host, sep, address = text.partition(':')
     address = normalise_address(address) if sep else None
     return (host, address) if host and address else None
-
-
-def select(devices: list[Device], text: str) -> Device:
-    """The one device named by provider UUID, provider name, or
-    HOST:ADDRESS (tried in that order: a provider name has ':' too)."""
-    squashed = text.lower().replace('-', '')
-    for d in devices:
-        if is_uuid(text) and d.provider_uuid.replace('-', '') == squashed:
-            return d
-        if d.provider_name.lower() == text.lower():
-            return d
-    host_address = split_host_address(text)
-    for d in devices:
-        if host_address == (d.host, d.address):
-            return d
-    raise NoSuchDevice(
-        'no GPU device %r: name one by provider UUID, provider name or '
-        'HOST:ADDRESS (e.g. gpu-a30-1:0000:81:00.0)' % text)
 
 
 def summarize(devices: list[Device], by_host: bool = False) -> list[dict]:

@@ -3,13 +3,19 @@ microversion it needs."""
 from __future__ import annotations
 
 import dataclasses
+import random
+import time
 
 from gpuclient import http
 
 PCI_DEVICE_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
 ONE_TIME_USE_TRAIT = 'HW_PCI_ONE_TIME_USE'
-# Writes retried on a stale provider generation before giving up.
-WRITE_ATTEMPTS = 5
+CYBORG_TRAIT = 'OWNER_CYBORG'
+# Writes retried on a stale provider generation before giving up (ten
+# operators writing one provider at once all get through), with a random
+# pause of up to RETRY_PAUSE seconds times the attempt before each retry.
+WRITE_ATTEMPTS = 8
+RETRY_PAUSE = 0.05
 
 
 @dataclasses.dataclass
@@ -22,6 +28,7 @@ class Snapshot:
     providers: list[dict]
     pci_managed: set[str]
     one_time_use: set[str]
+    cyborg: set[str] = dataclasses.field(default_factory=set)
     inventories: dict[str, dict] = dataclasses.field(default_factory=dict)
     allocations: dict[str, dict] = dataclasses.field(default_factory=dict)
     traits: dict[str, dict] = dataclasses.field(default_factory=dict)
@@ -94,20 +101,27 @@ class Placement:
 
         read() returns a body with resource_provider_generation; change(body)
         returns the new value, or None for "nothing to write"; write(
-        generation, value) sends it. A 409 for a stale generation (someone
-        else wrote in between) is re-read and re-applied, a bounded number
+        generation, value) sends it. A write that lost a race to another
+        writer (http.is_concurrent_update: Placement's 409
+        placement.concurrent_update, or the HTTP 500 its traits handler
+        answers when objects/resource_provider.py's increment_generation
+        raises ResourceProviderConcurrentUpdateDetected; both roll back) is
+        re-read and re-applied after a short random pause, a bounded number
         of times, so nothing another writer wrote is lost; any other error
         is raised. Returns (body read last, write response or None).
         """
-        for _ in range(WRITE_ATTEMPTS):
+        for attempt in range(WRITE_ATTEMPTS):
+            if attempt:
+                # Writers that lost one race spread out, or meet again.
+                time.sleep(random.uniform(0, RETRY_PAUSE * attempt))
             body = read()
             value = change(body)
             if value is None:
                 return body, None
             try:
                 return body, write(body['resource_provider_generation'], value)
-            except http.Conflict as e:
-                if not e.stale_generation:
+            except http.CloudError as e:
+                if not http.is_concurrent_update(e):
                     raise
         raise http.Conflict(
             'Placement: the provider kept changing under %d attempts to write '
@@ -131,47 +145,65 @@ class Placement:
     def create_trait(self, name: str) -> None:
         self.service.request('PUT', '/traits/%s' % name, '1.6')
 
+    def custom_traits_in_use(self) -> list[str]:
+        """Custom traits some provider has (one request, for the audit)."""
+        return self.service.get('/traits', '1.6', params={
+            'associated': 'true', 'name': 'startswith:CUSTOM_'})['traits']
+
     def consumer_allocations(self, consumer: str) -> dict:
         return self.service.get('/allocations/%s' % consumer, '1.28')
 
     # -- the GPU view ------------------------------------------------------
     def root(self, host: str) -> dict:
-        """The compute node provider of a host (its tree's root)."""
+        """The compute node provider of a host (its tree's root), by its
+        name in any case: Placement's name= compares exactly, so a miss is
+        looked for again in the full listing."""
         found = [p for p in self.providers(name=host)
                  if p['uuid'] == p['root_provider_uuid']]
+        if not found:
+            found = [p for p in self.providers()
+                     if p['uuid'] == p['root_provider_uuid']
+                     and p['name'].lower() == host.lower()]
         if not found:
             raise http.NotFound('no compute host named %r in Placement' % host)
         return found[0]
 
     def snapshot(self, host: str | None = None, root: str | None = None,
-                 with_traits: bool = False) -> Snapshot:
-        """Every GPU provider of one tree (`host` or `root` uuid) or of the
-        cloud, with inventories and allocations: 3 listings, then at most
-        two requests per child provider (three with traits), concurrently.
+                 with_traits: bool = False, required=()) -> Snapshot:
+        """Every device provider of one tree (`host` or `root` uuid) or of
+        the cloud, with inventories and allocations: 4 listings (5 with
+        `required` traits, which Placement filters), then two requests per
+        device provider (three with traits), concurrently.
+
+        Which children are devices is decided from the listings (names and
+        the traits listed), before any read: other services' providers
+        (Neutron's bandwidth subtree) cost nothing more.
         """
         from gpuclient import devices
 
         if host:
             root = self.root(host)['uuid']
-        providers, pci_managed, one_time_use = http.gather(
-            lambda trait: self._listing(root, trait),
-            [None, PCI_DEVICE_TRAIT, ONE_TIME_USE_TRAIT])
-        snap = Snapshot(providers, {p['uuid'] for p in pci_managed},
-                        {p['uuid'] for p in one_time_use})
-        children = [p['uuid'] for p in providers if p['parent_provider_uuid']]
-        # Nova-managed PCI devices are GPUs by their trait; other children
-        # are GPUs only if their inventory says vGPU.
-        first = [(u, 'inventories') for u in children]
-        first += [(u, kind) for u in children if u in snap.pci_managed
-                  for kind in ('allocations', 'traits')[:1 + with_traits]]
-        self._fetch(snap, first)
-        by_uuid = {p['uuid']: p for p in providers}
-        vgpus = [u for u in children if u not in snap.pci_managed
-                 and u in snap.inventories
-                 and devices.is_vgpu_provider(by_uuid[u], by_uuid,
-                                              snap.inventories[u])]
-        self._fetch(snap, [(u, kind) for u in vgpus for kind in
-                           ('allocations', 'traits')[:1 + with_traits]])
+        traits = [None, PCI_DEVICE_TRAIT, ONE_TIME_USE_TRAIT, CYBORG_TRAIT]
+        if required:
+            traits.append(','.join(sorted(set(required))))
+        listings = http.gather(lambda trait: self._listing(root, trait),
+                               traits)
+        providers, pci_managed, one_time_use, cyborg = (
+            listings[0], *({p['uuid'] for p in found}
+                           for found in listings[1:4]))
+        snap = Snapshot(providers, pci_managed, one_time_use, cyborg)
+        wanted = ({p['uuid'] for p in listings[4]} if required
+                  else {p['uuid'] for p in providers})
+        candidates = [p for p in providers if p['uuid'] in wanted
+                      and devices.may_be_device(p, pci_managed, cyborg)]
+        reads = []
+        for p in candidates:
+            reads += [(p['uuid'], 'inventories'), (p['uuid'], 'allocations')]
+            # Traits name a Cyborg GPU's model and an unlisted owner.
+            if with_traits or not (p['uuid'] in pci_managed
+                                   or devices.is_libvirt_gpu_name(p['name'])):
+                reads.append((p['uuid'], 'traits'))
+        self._fetch(snap, reads)
         return snap
 
     def _listing(self, root: str | None, trait: str | None) -> list[dict]:
@@ -193,3 +225,14 @@ class Placement:
         for uuid, kind, body in http.gather(one, requests):
             if body is not None:
                 getattr(snap, kind)[uuid] = body
+
+    # -- capacity (F) --------------------------------------------------------
+    def usages(self, uuid: str) -> dict:
+        """{'resource_provider_generation', 'usages': {class: used}}."""
+        return self.service.get('/resource_providers/%s/usages' % uuid,
+                                '1.14')
+
+    def holders(self, trait: str) -> list[dict]:
+        """The providers that have the trait; none for a trait Placement
+        does not know (a flavor may require one: audit, capacity)."""
+        return self._listing(None, trait)

@@ -15,6 +15,8 @@ import json
 import re
 from collections.abc import Iterable
 
+from gpuclient import devices
+
 PREFIX = 'CUSTOM_'
 MAX_LENGTH = 255   # Placement's limit on a trait name
 _CUSTOM = re.compile(r'^CUSTOM_[A-Z0-9_]+$')
@@ -158,3 +160,38 @@ def refusal(devices: list, trait: str, tag: bool) -> str:
             'nova-compute there; --transient %s' % (
                 ', '.join(names), what, lasting, '; '.join(settings),
                 override))
+
+
+# -- devices no command writes to (trait tag/untag, reserved reset) --------
+def unwritable(device: devices.Device,
+               selector: str | None = None) -> str | None:
+    """Why the plugin must not write to a device (devices.Device), in one
+    line, or None. `selector` is how the operator named it, if by name.
+
+    Cyborg owns the Placement records of the GPUs it manages and rewrites
+    them from its own database: a change made here would be undone, or
+    would make Placement disagree with Cyborg. A VF is no provider of its
+    own: Nova counts a PF's VFs on one pool provider and records which VF
+    a server got nowhere in Placement, so one VF cannot be changed alone.
+    """
+    name = '%s:%s' % (device.host, device.address or device.provider_name)
+    if device.owner == devices.CYBORG:
+        return cyborg_refusal('%s is' % name, 'its')
+    named = _named_address(selector)
+    if device.vf_pool and named and named != device.address:
+        return ('%s is a VF in the pool of %d VFs of the PF at %s; Placement '
+                'keeps one record for the whole pool and none per VF, so '
+                'one VF cannot be changed; nothing written'
+                % (selector, device.vf_pool, name))
+    return None
+
+
+def cyborg_refusal(subject: str, whose: str) -> str:
+    return ('%s managed by Cyborg (trait OWNER_CYBORG), which owns %s '
+            "Placement records: change them through Cyborg's own API "
+            '(openstack accelerator ...); nothing written' % (subject, whose))
+
+
+def _named_address(selector: str | None) -> str | None:
+    host_address = selector and devices.split_host_address(selector)
+    return host_address[1] if host_address else None

@@ -13,6 +13,7 @@ from gpuclient import flavors
 from gpuclient import http
 from gpuclient.v1 import columns
 from gpuclient.v1 import device as device_cmd
+from gpuclient.v1 import options
 
 SHOW = (('Server', 'id'), ('Name', 'name'), ('Status', 'status'),
         ('Host', 'host'), ('Project', 'project'), ('Flavor', 'flavor'),
@@ -21,42 +22,61 @@ LIST = (('Server', 'server'), ('Name', 'name'), ('Project', 'project'),
         ('Status', 'status'), ('Host', 'host'), ('Address', 'address'),
         ('Resource Class', 'resource_class'), ('Amount', 'amount'))
 LIST_LONG = LIST + (('Kind', 'kind'), ('Model', 'model'),
-                    ('Provider', 'provider'))
+                    ('Provider', 'provider'), ('Consumer', 'consumer'),
+                    ('Alias', 'alias'), ('Note', 'note'))
+SERVER = options.nonempty('<server>', 'a server name or UUID')
+PROJECT = options.nonempty('--project', 'a project name or ID')
 # Keystone's project IDs: 32 hex digits.
 _PROJECT_ID = re.compile(r'^[0-9a-f]{32}$', re.I)
 
 
-def find_server(cloud, text: str) -> dict:
-    """A server by UUID or exact name; admins find other projects' servers
-    too. Nova filters names by regular expression: anchor and escape."""
+def project_id(app, text: str) -> str:
+    """A project's ID from its name or ID."""
+    from openstackclient.identity import common as identity_common
+
+    try:
+        return identity_common.find_project(
+            app.client_manager.identity, text).id
+    except exceptions.CommandError:
+        # A deleted project's leaked allocations still carry its ID.
+        if _PROJECT_ID.match(text):
+            return text.lower()
+        raise
+
+
+def find_server(cloud, text: str, project: str | None = None) -> dict:
+    """A server by UUID or exact name (of `project`'s servers only, when
+    given); admins find other projects' servers too. Nova filters names by
+    regular expression: anchor and escape."""
     compute = cloud.compute
+    filters = {'project_id': project} if project else {}
     if devices.is_uuid(text):
         server = compute.server(text)
-        if server:
+        if server and project in (None, server.get('tenant_id')):
             return server
     pattern = '^%s$' % re.escape(text)
     try:
-        found = compute.servers(name=pattern)
+        found = compute.servers(name=pattern, **filters)
     except http.CloudError as e:
         if e.status != 403:
             raise
-        found = compute.servers(all_projects=False, name=pattern)
+        found = compute.servers(all_projects=False, name=pattern, **filters)
     try:
-        return allocations.select_server(found, text)
+        return allocations.select_server(found, text, project)
     except allocations.NoSuchServer as e:
         raise exceptions.CommandError(str(e))
 
 
 def server_devices(cloud, server: dict, held: dict) -> list[devices.Device]:
-    """The GPUs of the server's host tree, and of any other tree its
+    """The devices of the server's host tree, and of any other tree its
     allocation reaches (a misplaced allocation must still be named)."""
     placement = cloud.placement
     snapshots = []
     node = server.get('OS-EXT-SRV-ATTR:hypervisor_hostname')
     if node:
         try:
-            snapshots.append(placement.snapshot(host=node))
-        except http.NotFound:  # a host Placement does not know
+            snapshots = device_cmd.snapshots(cloud, host=node)
+        except exceptions.CommandError:  # a host Placement does not know
             pass
     seen = {p['uuid'] for s in snapshots for p in s.providers}
 
@@ -69,7 +89,8 @@ def server_devices(cloud, server: dict, held: dict) -> list[devices.Device]:
     roots = set(http.gather(root, sorted(set(held) - seen))) - {None}
     snapshots += http.gather(lambda r: placement.snapshot(root=r),
                              sorted(roots))
-    return [d for s in snapshots for d in devices.build(s)]
+    hosts = device_cmd.host_names(cloud).mapping
+    return [d for s in snapshots for d in devices.build(s, hosts)]
 
 
 class ShowAllocation(columns.FailsAfterOutput, show.ShowOne):
@@ -80,22 +101,33 @@ class ShowAllocation(columns.FailsAfterOutput, show.ShowOne):
     matches what the flavor asks for (count and class; a passthrough class
     asked through resources: without an alias is flagged, as Nova attaches
     no device then), the GPUs sit under the server's compute host, the
-    server is ACTIVE. The record is printed either way; any failed check
-    then makes the command exit 1 with a one-line summary on stderr. A
-    server with no GPU whose flavor asks for none exits 0 with one line
-    saying so (with -f other than table: its record, GPUs empty).
+    server is ACTIVE. Hosts are Nova's service hosts (a GPU record adds the
+    hypervisor hostname where it differs). A VF pool is named with its
+    size: the server holds VFs of it, and Placement does not record which.
+    On a host that does not report PCI devices to Placement, the flavor's
+    aliases name the passthrough GPUs (alias and count, no address), and
+    the flavor check does not count them. --project narrows a name.
+
+    The record is printed either way; any failed check then makes the
+    command exit 1 with a one-line summary on stderr. A server with no GPU
+    whose flavor asks for none exits 0 with one line saying so (with -f
+    other than table: its record, GPUs empty).
     """
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        parser.add_argument('server', metavar='<server>',
+        parser.add_argument('server', metavar='<server>', type=SERVER,
                             help='server name or UUID')
+        parser.add_argument('--project', metavar='<project>', type=PROJECT,
+                            help="only this project's servers (name or ID): "
+                                 'tells apart servers of one name')
         return parser
 
     def take_action(self, args):
         cloud = self.app.client_manager.gpu
+        project = args.project and project_id(self.app, args.project)
         try:
-            server = find_server(cloud, args.server)
+            server = find_server(cloud, args.server, project)
         except exceptions.CommandError:
             if devices.is_uuid(args.server) and self._held_anyway(
                     cloud, args.server):
@@ -111,7 +143,10 @@ class ShowAllocation(columns.FailsAfterOutput, show.ShowOne):
         specs = flavor.get('extra_specs') or {}
         request = allocations.parse_request(specs, found)
         held = allocations.join(held_allocations, found)
-        checks = allocations.check(server, request, held)
+        host = server.get('OS-EXT-SRV-ATTR:host')
+        pci_in_placement = allocations.reports_pci(
+            found, host, server.get('OS-EXT-SRV-ATTR:hypervisor_hostname'))
+        checks = allocations.check(server, request, held, pci_in_placement)
         self.label = '%s (%s)' % (server['name'], server['id'])
         failures = allocations.failed(checks)
         if failures:
@@ -122,12 +157,14 @@ class ShowAllocation(columns.FailsAfterOutput, show.ShowOne):
         return columns.record(SHOW, {
             'id': server['id'], 'name': server['name'],
             'status': server['status'],
-            'host': server.get('OS-EXT-SRV-ATTR:host'),
+            'host': host,
             'project': server.get('tenant_id'),
             'flavor': flavor.get('original_name'),
             'request': flavors.describe(specs,
                                         *flavors.gpu_classes(found)),
-            'gpus': [h.record() for h in held],
+            'gpus': [h.record() for h in held] + (
+                [] if pci_in_placement
+                else allocations.unplaced(request, host)),
             'checks': [c.record() for c in checks]})
 
     @staticmethod
@@ -151,19 +188,24 @@ class ListAllocation(lister.Lister):
     """List every GPU consumer: which server holds which GPU.
 
     One row per (consumer, GPU device) from one read of Placement and one
-    paged server listing from Nova. A consumer Nova has no server for keeps
-    its row with status "no server": a leaked allocation (or, while a
-    migration runs, the source host's allocation held under the
-    migration's UUID); its project is the one Placement recorded.
+    paged server listing from Nova. While a server migrates or resizes,
+    Nova holds the source host's GPUs under the migration's UUID: that row
+    names the server, with status "migration <status> (<type>)", and
+    --long shows the migration's UUID as its consumer. A consumer that is
+    neither a server nor a migration in progress keeps its row with status
+    "no server": a leaked allocation; its project is the one Placement
+    recorded.
     """
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         device_cmd.add_host_option(parser)
-        parser.add_argument('--project', metavar='<project>',
+        parser.add_argument('--project', metavar='<project>', type=PROJECT,
                             help='only consumers of this project (name or '
                                  'ID)')
         parser.add_argument('--server', metavar='<server>',
+                            type=options.nonempty('--server',
+                                                  'a server name or UUID'),
                             help='only this server (name or UUID; the UUID '
                                  'of a consumer with no server works too)')
         parser.add_argument('--long', action='store_true',
@@ -172,32 +214,47 @@ class ListAllocation(lister.Lister):
 
     def take_action(self, args):
         cloud = self.app.client_manager.gpu
-        project = args.project and self._project_id(args.project)
+        project = args.project and project_id(self.app, args.project)
         found = device_cmd.load(cloud, args.host)
         servers = {s['id']: s for s in cloud.compute.servers()}
+        # Nova is asked about migrations only when some consumer is no
+        # server: a cloud without leaks or migrations pays nothing for it.
+        migrations = {}
+        if allocations.without_server(found, servers):
+            migrations = {m['uuid']: m for m in
+                          cloud.compute.migrations_in_progress()}
         consumer = args.server and self._consumer(args.server, found,
                                                   servers)
-        orphans = [c for c in allocations.without_server(found, servers)
-                   if consumer in (None, c)]
-        projects = dict(zip(orphans, http.gather(
+        leaked = [c for c in allocations.without_server(found, servers,
+                                                        migrations)
+                  if consumer in (None, c)]
+        projects = dict(zip(leaked, http.gather(
             lambda c: cloud.placement.consumer_allocations(c).get(
-                'project_id'), orphans)))
-        rows = [r for r in allocations.consumer_rows(found, servers, projects)
-                if consumer in (None, r['server'])
+                'project_id'), leaked)))
+        rows = allocations.consumer_rows(found, servers, projects, migrations)
+        unplaced = allocations.unplaced_rows(
+            [s for s in servers.values() if self._on(cloud, args.host, s)],
+            found)
+        if unplaced:
+            self.app.stderr.write(
+                'note: %d passthrough GPU(s) listed from their servers\' '
+                'flavor aliases, on hosts that do not report PCI devices to '
+                'Placement: their addresses are not known to Placement\n'
+                % sum(r['amount'] for r in unplaced))
+        rows = [r for r in rows + unplaced
+                if consumer in (None, r['server'], r['consumer'])
                 and project in (None, r['project'])]
         return columns.table(LIST_LONG if args.long else LIST, rows)
 
-    def _project_id(self, text):
-        from openstackclient.identity import common as identity_common
-
-        try:
-            return identity_common.find_project(
-                self.app.client_manager.identity, text).id
-        except exceptions.CommandError:
-            # A deleted project's leaked allocations still carry its ID.
-            if _PROJECT_ID.match(text):
-                return text.lower()
-            raise
+    @staticmethod
+    def _on(cloud, host, server):
+        """Whether a server runs on --host (either spelling, any case)."""
+        if not host:
+            return True
+        names = {n.lower() for n in device_cmd.host_names(cloud).hypervisors(
+            host)} | {host.lower()}
+        return bool(names & {(server.get(k) or '').lower() for k in (
+            'OS-EXT-SRV-ATTR:host', 'OS-EXT-SRV-ATTR:hypervisor_hostname')})
 
     @staticmethod
     def _consumer(text, found, servers):

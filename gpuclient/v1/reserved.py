@@ -9,6 +9,7 @@ from gpuclient import http
 from gpuclient import reserved
 from gpuclient.v1 import columns
 from gpuclient.v1 import device as device_cmd
+from gpuclient.v1 import trait as trait_cmd
 
 RESULT = (('Host', 'host'), ('Address', 'address'),
           ('Resource Class', 'resource_class'),
@@ -57,16 +58,19 @@ class ResetReserved(columns.FailsAfterOutput, lister.Lister):
     the cloud (--all), changing nothing else in their inventory. A device
     in use is never reset: Nova would not reserve it again when its server
     leaves. Devices that are not one-time-use (reserved by hand to take
-    them out of service) are left alone unless --any. One row per device
-    considered; exits 1 if any device failed.
+    them out of service) are left alone unless --any. --host and --all
+    consider GPUs only (not NICs or NVMe drives passed through). GPUs that
+    Cyborg manages are never written to, nor a single VF of a VF pool. One
+    row per device considered; exits 1 if any device failed.
     """
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('device', metavar='<device>', nargs='*',
+                            type=trait_cmd.DEVICE,
                             help=device_cmd.SELECTOR_HELP + ' (repeat for '
                             'several)')
-        parser.add_argument('--host', metavar='<host>',
+        parser.add_argument('--host', metavar='<host>', type=trait_cmd.HOST,
                             help="every one-time-use GPU of this compute "
                                  "host")
         parser.add_argument('--all', action='store_true',
@@ -88,10 +92,11 @@ class ResetReserved(columns.FailsAfterOutput, lister.Lister):
                 'name devices, --host or --all: one of them, not several')
         cloud = self.app.client_manager.gpu
         if args.device:
-            found = device_cmd.find_all(cloud, args.device)
+            found = trait_cmd.find_named(cloud, args.device)
         else:
-            found = reserved.candidates(device_cmd.load(cloud, args.host),
-                                        args.any)
+            found = reserved.candidates(trait_cmd.writable(
+                device_cmd.load(cloud, args.host),
+                '--host %s' % args.host if args.host else '--all'), args.any)
         outcomes = http.gather(
             lambda d: reset(cloud.placement, d, args.any, args.dry_run),
             found)

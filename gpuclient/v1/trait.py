@@ -9,14 +9,45 @@ from gpuclient import http
 from gpuclient import traits
 from gpuclient.v1 import columns
 from gpuclient.v1 import device as device_cmd
+from gpuclient.v1 import options
 
+DEVICE = options.nonempty('<device>', device_cmd.SELECTOR_HELP)
+HOST = options.nonempty('--host', 'a compute host name')
 RESULT = (('Host', 'host'), ('Address', 'address'),
           ('Traits Before', 'before'), ('Traits After', 'after'),
           ('Result', 'result'))
 
 
+def find_named(cloud, selectors, with_traits=False) -> list[devices.Device]:
+    """The devices named, once each, every name resolved and checked
+    before anything is written: a Cyborg-managed device or a VF refuses
+    the whole command in one line (shared with reserved reset)."""
+    found = {}
+    for selector in selectors:
+        d = device_cmd.find(cloud, selector, with_traits)
+        why = traits.unwritable(d, selector)
+        if why:
+            raise exceptions.CommandError(why)
+        found.setdefault(d.provider_uuid, d)
+    return list(found.values())
+
+
+def writable(found: list[devices.Device], selection: str
+             ) -> list[devices.Device]:
+    """The GPUs among the devices a selection (--host, --all, ...) found
+    that the plugin may write to; if Cyborg manages all of them, the one
+    line that says so."""
+    gpus = [d for d in found if d.is_gpu]
+    kept = [d for d in gpus if not traits.unwritable(d)]
+    if gpus and not kept:
+        raise exceptions.CommandError(traits.cyborg_refusal(
+            'the %d GPU(s) %s selects are' % (len(gpus), selection),
+            'their'))
+    return kept
+
+
 def select(cloud, args) -> list[devices.Device]:
-    """The devices named, or those of --host/--model/--resource-class,
+    """The devices named, or the GPUs of --host/--model/--resource-class,
     with their traits; every name resolved before anything is written."""
     filtered = args.host or args.model or args.resource_class
     if args.device and filtered:
@@ -24,7 +55,7 @@ def select(cloud, args) -> list[devices.Device]:
             'name devices or select them with --host, --model and '
             '--resource-class, not both')
     if args.device:
-        return device_cmd.find_all(cloud, args.device, with_traits=True)
+        return find_named(cloud, args.device, with_traits=True)
     if not filtered:
         raise exceptions.CommandError(
             'name the GPUs (<device>...) or select them with --host, '
@@ -33,13 +64,14 @@ def select(cloud, args) -> list[devices.Device]:
     device_cmd.check_model(args.model)
     filters = devices.Filters(resource_class=args.resource_class,
                               model=args.model)
-    found = [d for d in device_cmd.load(cloud, args.host, with_traits=True)
-             if filters.match(d)]
+    selection = ' '.join('%s %s' % (option, value) for option, value in (
+        ('--host', args.host), ('--model', args.model),
+        ('--resource-class', args.resource_class)) if value)
+    found = writable([d for d in device_cmd.load(cloud, args.host,
+                                                 with_traits=True)
+                      if filters.match(d)], selection)
     if not found:
-        raise exceptions.CommandError('no GPU matches %s' % ' '.join(
-            '%s %s' % (option, value) for option, value in (
-                ('--host', args.host), ('--model', args.model),
-                ('--resource-class', args.resource_class)) if value))
+        raise exceptions.CommandError('no GPU matches %s' % selection)
     return found
 
 
@@ -105,17 +137,22 @@ class TagTrait(columns.FailsAfterOutput, lister.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('trait', metavar='<trait>',
+                            type=options.nonempty('<trait>', 'a trait name'),
                             help='a custom trait, e.g. CUSTOM_NVIDIA_35: '
                                  'upper-case letters, digits and underscores '
                                  'after the CUSTOM prefix')
         parser.add_argument('device', metavar='<device>', nargs='*',
+                            type=DEVICE,
                             help=device_cmd.SELECTOR_HELP + ' (repeat for '
                             'several)')
-        parser.add_argument('--host', metavar='<host>',
+        parser.add_argument('--host', metavar='<host>', type=HOST,
                             help='every GPU of this compute host')
         parser.add_argument('--model', metavar='<model>',
+                            type=options.nonempty('--model', 'a GPU model'),
                             help='every GPU of this model (e.g. A100)')
         parser.add_argument('--resource-class', metavar='<class>',
+                            type=options.nonempty('--resource-class',
+                                                  'a resource class'),
                             help='every GPU of this class (e.g. VGPU)')
         parser.add_argument('--transient', action='store_true',
                             help=self.transient_help)

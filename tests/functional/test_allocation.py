@@ -1,5 +1,6 @@
 """openstack gpu allocation show | list against the sandbox."""
 import json
+import time
 import uuid
 
 from gpuclient.sandbox import client
@@ -144,6 +145,25 @@ class TestAllocationShow(AllocationTestCase):
                 name, ', '.join(sorted(s['id'] for s in twins))),
             self.gpu_fails('allocation', 'show', name))
 
+    def test_project_narrows_a_name_used_in_two_projects(self):
+        flavor = self.create_flavor({'resources:VGPU': '1'})
+        mine = self.boot(flavor, cloud=client.MEMBER_CLOUD)
+        theirs = self.boot(flavor)
+        name = 'twin-%s' % uuid.uuid4().hex[:6]
+        for s in (mine, theirs):
+            self.sandbox().compute('PUT', '/servers/%s' % s['id'],
+                                   json={'server': {'name': name}})
+        line = self.gpu_fails('allocation', 'show', name)
+        self.assertIn("2 servers are named '%s'; name one by UUID or narrow "
+                      "with --project" % name, line)
+        for server, project in ((mine, client.MEMBER['project']),
+                                (theirs, theirs['tenant_id'])):
+            shown = self.gpu('allocation', 'show', name, '--project', project)
+            self.assertEqual(server['id'], shown['Server'])
+        self.assertIn("no server named or with ID 'nope' in project",
+                      self.gpu_fails('allocation', 'show', 'nope',
+                                     '--project', client.MEMBER['project']))
+
     def test_member_own_server_gets_one_line_naming_the_403(self):
         flavor = self.create_flavor({'pci_passthrough:alias': 'a30:1'})
         server = self.boot(flavor, cloud=client.MEMBER_CLOUD)
@@ -201,6 +221,57 @@ class TestAllocationList(AllocationTestCase):
             '(leaked?); see "openstack gpu allocation list --server %s"'
             % (leaked, leaked), self.gpu_fails('allocation', 'show', leaked))
 
+    def test_resize_in_progress_is_a_migration_not_a_leak(self):
+        # Nova moves the source host's allocation to the migration's UUID
+        # until the resize is confirmed: vgpu-1's vGPU stays held by it.
+        sandbox = self.sandbox()
+        server = self.boot(self.create_flavor({'resources:VGPU': '1'}))
+        _, host, address = self.allocated_gpu(server['id'], 'VGPU')
+        plain = sandbox.flavor_id(self.create_flavor({}))
+        sandbox.compute('POST', '/servers/%s/action' % server['id'],
+                        json={'resize': {'flavorRef': plain}})
+        deadline = time.monotonic() + 120
+        while True:
+            now = sandbox.compute('GET', '/servers/%s' % server['id']).json()[
+                'server']
+            if now['status'] == 'VERIFY_RESIZE':
+                break
+            self.assertNotEqual('ERROR', now['status'], now.get('fault'))
+            self.assertLess(time.monotonic(), deadline, 'resize never ended')
+            time.sleep(0.3)
+        [migration] = sandbox.compute(
+            'GET', '/os-migrations?instance_uuid=%s' % server['id']).json()[
+            'migrations']
+        self.assertEqual({'VGPU': 1}, {
+            rc: n for resources in self.allocations(migration['uuid'])
+            .values() for rc, n in resources.items() if rc == 'VGPU'})
+        rows = self.gpu('allocation', 'list', '--long', '--server',
+                        server['name'])
+        self.assertEqual(
+            [(server['id'], server['name'], server['tenant_id'],
+              'migration finished (resize)', host, address,
+              migration['uuid'])],
+            [(r['Server'], r['Name'], r['Project'], r['Status'], r['Host'],
+              r['Address'], r['Consumer']) for r in rows])
+        # The migration's UUID names its rows too.
+        self.assertEqual(rows, self.gpu('allocation', 'list', '--long',
+                                        '--server', migration['uuid']))
+
+    def test_empty_values_are_refused(self):
+        for option, expected in (('--server', 'a server name or UUID'),
+                                 ('--project', 'a project name or ID')):
+            self.assertEqual(
+                '%s needs %s; it was given an empty value' % (option,
+                                                              expected),
+                self.gpu_fails('allocation', 'list', option, ' '))
+        self.assertEqual('--project needs a project name or ID; it was '
+                         'given an empty value',
+                         self.gpu_fails('allocation', 'show', 'x',
+                                        '--project', ''))
+        self.assertEqual('<server> needs a server name or UUID; it was '
+                         'given an empty value',
+                         self.gpu_fails('allocation', 'show', ''))
+
     def test_project_filter_by_name(self):
         flavor = self.create_flavor({'resources:VGPU': '2'})
         mine = self.boot(flavor, cloud=client.MEMBER_CLOUD)
@@ -221,3 +292,54 @@ class TestAllocationList(AllocationTestCase):
             'allocation', 'list', '--host', 'nope'))
         self.assertIn('nope', self.gpu_fails(
             'allocation', 'list', '--project', 'nope'))
+
+
+class TestProductionShapes(AllocationTestCase):
+    """The default fleet's production shapes (issue 11): a VF pool on
+    gpu-sriov-1, an FQDN hypervisor on gpu-l40s-1."""
+
+    def test_vf_server_draws_on_the_pool_not_the_pf(self):
+        self.needs_provider('gpu-sriov-1_0000:4D:00.0')
+        server = self.boot(self.create_flavor(
+            {'pci_passthrough:alias': 'mi25-vf:1'}))
+        shown = self.gpu('allocation', 'show', server['id'])
+        [gpu] = shown['GPUs']
+        self.assertEqual(
+            ('gpu-sriov-1', '0000:4d:00.0', 'CUSTOM_PCI_1002_686C', 1, 4,
+             '1 of the 4 VFs of the PF at 0000:4d:00.0; Placement does not '
+             'record which VF'),
+            (gpu['host'], gpu['address'], gpu['resource_class'],
+             gpu['amount'], gpu['vf_pool'], gpu['note']))
+        self.assertEqual(['ok'] * 3, [c['result'] for c in shown['Checks']])
+        [row] = self.gpu('allocation', 'list', '--long', '--server',
+                         server['id'])
+        self.assertEqual(('gpu-sriov-1', '0000:4d:00.0', gpu['note']),
+                         (row['Host'], row['Address'], row['Note']))
+        code, out, err = self.run_openstack('gpu', 'allocation', 'show',
+                                            server['id'])
+        self.assertEqual(0, code, err)
+        self.assertNotIn('None', out)
+
+    def test_fqdn_hypervisor_is_spelled_as_the_service_host(self):
+        fqdn = 'gpu-l40s-1.dc1.example.org'
+        self.needs_provider(fqdn)
+        server = self.boot(self.create_flavor(
+            {'pci_passthrough:alias': 'l40s:1'}))
+        self.assertEqual(fqdn, server['OS-EXT-SRV-ATTR:hypervisor_hostname'])
+        shown = self.gpu('allocation', 'show', server['name'])
+        [gpu] = shown['GPUs']
+        self.assertEqual(('gpu-l40s-1', 'gpu-l40s-1', fqdn),
+                         (shown['Host'], gpu['host'], gpu['hypervisor']))
+        self.assertEqual(['ok'] * 3, [c['result'] for c in shown['Checks']])
+        by_short = self.gpu('allocation', 'list', '--host', 'gpu-l40s-1')
+        self.assertIn(server['id'], [r['Server'] for r in by_short])
+        self.assertEqual({'gpu-l40s-1'}, {r['Host'] for r in by_short})
+        self.assertEqual(by_short, self.gpu('allocation', 'list', '--host',
+                                            fqdn.upper()))
+
+    def test_unknown_host_either_spelling_is_one_line(self):
+        self.needs_provider('gpu-l40s-1.dc1.example.org')
+        for host in ('gpu-l40s-9', 'gpu-l40s-9.dc1.example.org'):
+            self.assertIn("no compute host named '%s'" % host,
+                          self.gpu_fails('allocation', 'list', '--host',
+                                         host))

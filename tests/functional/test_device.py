@@ -1,12 +1,19 @@
-"""openstack gpu device list | show | summary against the sandbox."""
+"""openstack gpu device list | show | summary against the sandbox's
+default fleet (the seeds' hosts plus production shapes: an FQDN hypervisor,
+a NIC and an NVMe drive, a VF pool, a custom vGPU class, Cyborg's GPUs and
+Neutron's bandwidth providers)."""
+import json
 import uuid
 
+from gpuclient import cloud as cloud_mod
 from gpuclient import devices
 from gpuclient import http
 from gpuclient import placement as placement_mod
 from gpuclient.sandbox import client
 from tests.functional import base
 
+L40S_HOST = 'gpu-l40s-1'
+L40S_HYPERVISOR = 'gpu-l40s-1.dc1.example.org'
 PASSTHROUGH = {
     ('gpu-a30-1', '0000:81:00.0'): ('CUSTOM_PCI_10DE_20B7', 'A30'),
     ('gpu-a30-1', '0000:82:00.0'): ('CUSTOM_PCI_10DE_20B7', 'A30'),
@@ -17,9 +24,31 @@ PASSTHROUGH = {
     ('gpu-h100-1', '0000:c1:00.0'): ('CUSTOM_PCI_10DE_2330', 'H100'),
     ('gpu-h100-1', '0000:c2:00.0'): ('CUSTOM_PCI_10DE_2330', 'H100'),
     ('gpu-rtx-1', '0000:41:00.0'): ('CUSTOM_PCI_10DE_2204', 'RTX 3090'),
+    (L40S_HOST, '0000:1b:00.0'): ('CUSTOM_PCI_10DE_26B9', 'L40S'),
+    (L40S_HOST, '0000:1c:00.0'): ('CUSTOM_PCI_10DE_26B9', 'L40S'),
+    ('gpu-sriov-1', '0000:4d:00.0'): ('CUSTOM_PCI_1002_686C', 'MI25 MxGPU'),
+    ('cyborg-1', '0000:af:00.0'): ('PGPU', 'T4'),
+    ('cyborg-1', '0000:b0:00.0'): ('PGPU', 'T4'),
 }
 VGPU = {('vgpu-1', '0000:%s:00.0' % bus): ('VGPU', None)
         for bus in ('84', '85', '86', '87')}
+VGPU.update({('vgpu-2', '0000:%s:00.0' % bus): ('CUSTOM_VGPU_A16', None)
+             for bus in ('3d', '3e')})
+NOT_GPUS = {(L40S_HOST, '0000:3b:00.0'): 'NIC',
+            (L40S_HOST, '0000:5e:00.0'): 'NVMe'}
+POOL = ('gpu-sriov-1', '0000:4d:00.0')
+
+
+class Recording(http.Service):
+    """The plugin's own Placement access, remembering every path."""
+
+    def __init__(self, service):
+        super().__init__(service.adapter, service.name)
+        self.paths = []
+
+    def request(self, method, path, microversion, **kwargs):
+        self.paths.append(path)
+        return super().request(method, path, microversion, **kwargs)
 
 
 class TestDeviceList(base.SandboxTestCase):
@@ -32,16 +61,103 @@ class TestDeviceList(base.SandboxTestCase):
                 r['Resource Class'], r['Model'])
         self.assertEqual(PASSTHROUGH, by_kind['passthrough'])
         self.assertEqual(VGPU, by_kind['vgpu'])
-        self.assertEqual(13, len(rows))
+        self.assertEqual(len(PASSTHROUGH) + len(VGPU), len(rows))
         a30 = [r for r in rows if r['Model'] == 'A30'][0]
         self.assertEqual('10de:20b7', a30['PCI ID'])
         self.assertEqual(1, a30['Total'])  # numbers stay numbers in JSON
+        owners = {(r['Host'], r['Address']): r['Owner'] for r in rows}
+        self.assertEqual({'cyborg'}, {o for k, o in owners.items()
+                                      if k[0] == 'cyborg-1'})
+        self.assertEqual({'nova'}, {o for k, o in owners.items()
+                                    if k[0] != 'cyborg-1'})
+        t4 = [r for r in rows if r['Owner'] == 'cyborg'][0]
+        self.assertEqual('10de:1eb8', t4['PCI ID'])
 
-    def test_host_filter(self):
-        rows = self.gpu('device', 'list', '--host', 'gpu-h100-1')
-        self.assertEqual({('gpu-h100-1', '0000:c1:00.0'),
-                          ('gpu-h100-1', '0000:c2:00.0')},
-                         {(r['Host'], r['Address']) for r in rows})
+    def test_all_devices_adds_exactly_the_nic_and_the_nvme(self):
+        gpus = {(r['Host'], r['Address']) for r in self.gpu('device', 'list')}
+        rows = self.gpu('device', 'list', '--all-devices')
+        added = {(r['Host'], r['Address']): r['Device Type'] for r in rows
+                 if (r['Host'], r['Address']) not in gpus}
+        self.assertEqual(NOT_GPUS, added)
+        self.assertEqual({'GPU'}, {r['Device Type'] for r in rows
+                                   if (r['Host'], r['Address']) in gpus})
+        nic = [r for r in rows if r['Device Type'] == 'NIC'][0]
+        self.assertEqual('8086:1572', nic['PCI ID'])
+        summary = self.gpu('device', 'summary', '--all-devices')
+        self.assertEqual(len(rows), sum(g['Devices'] for g in summary))
+
+    def test_host_by_service_host_or_hypervisor_hostname(self):
+        by_service = self.gpu('device', 'list', '--host', L40S_HOST)
+        self.assertEqual({(L40S_HOST, '0000:1b:00.0'),
+                          (L40S_HOST, '0000:1c:00.0')},
+                         {(r['Host'], r['Address']) for r in by_service})
+        for name in (L40S_HYPERVISOR, L40S_HYPERVISOR.upper(), 'GPU-L40S-1'):
+            self.assertEqual(by_service,
+                             self.gpu('device', 'list', '--host', name))
+        long = self.gpu('device', 'list', '--long', '--host', L40S_HOST)
+        self.assertEqual({L40S_HYPERVISOR}, {r['Hypervisor'] for r in long})
+        a30 = self.gpu('device', 'list', '--long', '--host', 'gpu-a30-1')
+        self.assertEqual({None}, {r['Hypervisor'] for r in a30})
+        shown = self.gpu('device', 'show', L40S_HYPERVISOR + ':1b:00.0')
+        self.assertEqual((L40S_HOST, L40S_HYPERVISOR),
+                         (shown['Host'], shown['Hypervisor']))
+        self.assertEqual(shown['Provider'], self.gpu(
+            'device', 'show', 'gpu-l40s-1:0000:1b:00.0')['Provider'])
+
+    def test_vf_pool_is_one_row_whose_state_follows_what_is_free(self):
+        def pool():
+            [row] = [r for r in self.gpu('device', 'list', '--long',
+                                         '--host', 'gpu-sriov-1')
+                     if (r['Host'], r['Address']) == POOL]
+            return row
+
+        row = pool()
+        self.assertEqual((4, 4, 0, 4, 'free', '1002:686c'),
+                         (row['VF Pool'], row['Total'], row['Used'],
+                          row['Free'], row['State'], row['PCI ID']))
+        server = self.boot(self.create_flavor(
+            {'pci_passthrough:alias': 'mi25-vf:1'}))
+        row = pool()
+        self.assertEqual((1, 3, 'partly-used', [server['id']]),
+                         (row['Used'], row['Free'], row['State'],
+                          row['Consumers']))
+        self.assertIn(row, self.gpu('device', 'list', '--long', '--state',
+                                    'partly-used', '--model', 'MI25'))
+        # A VF's address finds its pool; show says what Placement cannot.
+        shown = self.gpu('device', 'show', 'gpu-sriov-1:0000:4d:00.3')
+        self.assertEqual((POOL[1], 4), (shown['Address'], shown['VF Pool']))
+        self.assertIn('4 VFs', shown['Pool'])
+        self.assertIn('does not record', shown['Pool'])
+
+    def test_neutron_providers_cost_no_request(self):
+        providers = self.placement('GET', '/resource_providers')[
+            'resource_providers']
+        neutron = {p['uuid'] for p in providers
+                   if ':Open vSwitch agent' in p['name']}
+        self.assertTrue(neutron)
+        cloud = cloud_mod.Cloud(self.sandbox().session(), 'RegionOne')
+        service = Recording(cloud.placement.service)
+        cloud.placement = placement_mod.Placement(service)
+        code, out, err = self.run_openstack(
+            'gpu', 'device', 'list', '--all-devices', '-f', 'json',
+            gpu_client=cloud)
+        self.assertEqual(0, code, err)
+        rows = json.loads(out)
+        read = [p for p in service.paths if p.count('/') > 2]
+        self.assertEqual([], [p for p in read if p.split('/')[2] in neutron])
+        # Two reads per device, none for anything else.
+        self.assertEqual(2 * len(rows), len(
+            [p for p in read if not p.endswith('/traits')]))
+
+    def test_no_none_in_table_or_value_output(self):
+        for args in (('device', 'list', '--long', '--all-devices'),
+                     ('device', 'summary'),
+                     ('device', 'show', 'vgpu-2:0000:3d:00.0'),
+                     ('device', 'show', 'gpu-sriov-1:4d:00.0')):
+            for fmt in ('table', 'value'):
+                code, out, err = self.run_openstack('gpu', *args, '-f', fmt)
+                self.assertEqual(0, code, err)
+                self.assertNotIn('None', out, args)
 
     def test_filters(self):
         def addresses(*args):
@@ -55,8 +171,10 @@ class TestDeviceList(base.SandboxTestCase):
         self.assertEqual(4, len(addresses('--trait', 'CUSTOM_NVLINK')))
         self.assertEqual(4, len(addresses('--resource-class', 'CUSTOM_A100')))
         # A100s have a custom resource class: Placement does not say their
-        # vendor, so a vendor filter cannot find them.
-        self.assertEqual(5, len(addresses('--vendor-id', '10de')))
+        # vendor, so a vendor filter cannot find them; Cyborg's traits do.
+        self.assertEqual(9, len(addresses('--vendor-id', '10de')))
+        self.assertEqual([POOL], addresses('--model', 'mi25'))
+        self.assertEqual(2, len(addresses('--model', 'L40S')))
 
     def test_long_adds_provider_traits_and_consumers_as_lists(self):
         rows = self.gpu('device', 'list', '--long', '--host', 'gpu-a100-1')
@@ -115,7 +233,10 @@ class TestDeviceList(base.SandboxTestCase):
         self.assertEqual({('gpu-a30-1', 'A30', 2), ('gpu-a100-1', 'A100', 4),
                           ('gpu-h100-1', 'H100', 2),
                           ('gpu-rtx-1', 'RTX 3090', 1),
-                          ('vgpu-1', 'VGPU', 4)},
+                          ('vgpu-1', 'VGPU', 4), (L40S_HOST, 'L40S', 2),
+                          ('gpu-sriov-1', 'MI25 MxGPU', 1),
+                          ('vgpu-2', 'CUSTOM_VGPU_A16', 2),
+                          ('cyborg-1', 'T4', 2)},
                          {(g['Host'], g['Model'], g['Devices'])
                           for g in summary})
 
@@ -133,6 +254,24 @@ class TestDeviceList(base.SandboxTestCase):
             'device', 'list', '--model', 'Z9000'))
         self.assertIn("no trait 'CUSTOM_NOPE'", self.gpu_fails(
             'device', 'list', '--trait', 'CUSTOM_NOPE'))
+        self.assertIn("no compute host named 'nope.dc1.example.org'",
+                      self.gpu_fails('device', 'list', '--host',
+                                     'nope.dc1.example.org'))
+        for option in ('--host', '--model', '--resource-class', '--trait',
+                       '--vendor-id'):
+            self.assertIn('empty', self.gpu_fails('device', 'list', option,
+                                                  ''))
+        self.assertIn('4 hex digits', self.gpu_fails(
+            'device', 'list', '--vendor-id', 'zzzz'))
+
+    def test_trait_is_filtered_by_placement(self):
+        everything = self.gpu('device', 'list', '--long')
+        by_hand = [(r['Host'], r['Address']) for r in everything
+                   if 'CUSTOM_NVLINK' in r['Traits']]
+        self.assertEqual(4, len(by_hand))
+        self.assertEqual(by_hand, [(r['Host'], r['Address']) for r in
+                                   self.gpu('device', 'list', '--trait',
+                                            'custom_nvlink')])
 
 
 class TestDeviceShow(base.SandboxTestCase):
@@ -159,9 +298,24 @@ class TestDeviceShow(base.SandboxTestCase):
         missing = 'gpu-rtx-1:0000:99:00.0'
         self.assertIn("no GPU device '%s'" % missing,
                       self.gpu_fails('device', 'show', missing))
-        self.assertIn("no resource provider named 'nope'",
+        self.assertIn("no GPU device 'nope'",
                       self.gpu_fails('device', 'show', 'nope'))
         self.gpu_fails('device', 'show', str(uuid.uuid4()))
+        self.assertIn('[DOMAIN:]BUS:SLOT.FUNCTION',
+                      self.gpu_fails('device', 'show', 'gpu-a30-1:81:00'))
+        self.assertIn('empty', self.gpu_fails('device', 'show', ''))
+        # 0000:4d:00.0 is on gpu-a100-1 and gpu-sriov-1.
+        self.assertIn('name the host too: HOST:ADDRESS',
+                      self.gpu_fails('device', 'show', '0000:4d:00.0'))
+        self.assertIn('no compute host named', self.gpu_fails(
+            'device', 'show', 'nope.example.org:0000:81:00.0'))
+
+    def test_uuid_any_case_and_bare_address_of_one_host(self):
+        provider = self.provider('gpu-rtx-1_0000:41:00.0')['uuid']
+        for name in (provider.upper(), provider.replace('-', ''),
+                     '0000:41:00.0', '41:00.0'):
+            self.assertEqual(provider,
+                             self.gpu('device', 'show', name)['Provider'])
 
 
 class TestVanishedDevice(base.SandboxTestCase):

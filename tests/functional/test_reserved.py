@@ -302,3 +302,44 @@ class TestConcurrentWriters(ReservedTestCase):
         self.assertEqual(placement_mod.WRITE_ATTEMPTS,
                          cloud.placement.write_attempts)
         self.assertEqual(('reserved', 1), self.state(address))
+
+
+class TestNeverWritten(ReservedTestCase):
+    """Devices of the default fleet (issue 11) that no reset may touch."""
+    CYBORG = 'cyborg-1_0000:af:00.0'
+
+    def test_cyborg_gpu_is_refused_nothing_written(self):
+        self.needs_provider(self.CYBORG)
+        # Reserved by hand, so a reset would have something to write.
+        self.set_reserved(self.CYBORG, 'PGPU', 1)
+        self.addCleanup(self.set_reserved, self.CYBORG, 'PGPU', 0)
+        self.assertEqual(
+            "cyborg-1:0000:af:00.0 is managed by Cyborg (trait OWNER_CYBORG), "
+            "which owns its Placement records: change them through Cyborg's "
+            "own API (openstack accelerator ...); nothing written",
+            self.gpu_fails('reserved', 'reset', '--any',
+                           'cyborg-1:0000:af:00.0'))
+        self.assertIn('the 2 GPU(s) --host cyborg-1 selects are managed by '
+                      'Cyborg', self.gpu_fails('reserved', 'reset', '--any',
+                                               '--host', 'cyborg-1'))
+        self.assertEqual(1, self.inventory(self.CYBORG, 'PGPU')['reserved'])
+
+    def test_a_single_vf_is_refused(self):
+        self.needs_provider('gpu-sriov-1_0000:4D:00.0')
+        self.assertIn('gpu-sriov-1:0000:4d:00.2 is a VF in the pool of 4 VFs '
+                      'of the PF at gpu-sriov-1:0000:4d:00.0',
+                      self.gpu_fails('reserved', 'reset', '--any',
+                                     'gpu-sriov-1:0000:4d:00.2'))
+
+    def test_host_selection_is_gpus_only_either_host_spelling(self):
+        fqdn = 'gpu-l40s-1.dc1.example.org'
+        self.needs_provider(fqdn)
+        for host in ('gpu-l40s-1', fqdn.upper()):
+            rows = self.gpu('reserved', 'reset', '--host', host, '--any',
+                            '--dry-run')
+            self.assertEqual([('gpu-l40s-1', '0000:1b:00.0'),
+                              ('gpu-l40s-1', '0000:1c:00.0')],
+                             [(r['Host'], r['Address']) for r in rows])
+        for host in ('gpu-l40s-9', 'gpu-l40s-9.dc1.example.org'):
+            self.assertIn("no compute host named '%s'" % host,
+                          self.gpu_fails('reserved', 'reset', '--host', host))

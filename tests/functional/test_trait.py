@@ -3,6 +3,7 @@ PCI-in-Placement devices on gpu-a30-1 and gpu-a100-1, and what Nova's
 periodic update does to the traits of each."""
 import collections
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -10,6 +11,7 @@ import threading
 from gpuclient import cloud as cloud_mod
 from gpuclient import placement as placement_mod
 from gpuclient import traits as traits_mod
+from gpuclient.sandbox import client
 from tests.functional import base
 
 VGPU_HOST = 'vgpu-1'
@@ -317,6 +319,34 @@ class TestConcurrentWriters(TraitTestCase):
                           for a in rows}, now)
 
 
+class TestTenConcurrentCommands(TraitTestCase):
+    """Ten operators at once, each a separate `openstack` process: Placement
+    16 refuses some of their writes with 409 and some with HTTP 500
+    "Another thread concurrently updated the resource provider data"; each
+    command re-reads and retries until its own trait is written."""
+    TRAITS = ['CUSTOM_GPUCLIENT_TEST_TEN_%d' % i for i in range(10)]
+
+    def run_together(self, command):
+        openstack = os.path.join(os.path.dirname(sys.executable), 'openstack')
+        processes = [subprocess.Popen(
+            [openstack, '--os-cloud', client.ADMIN_CLOUD, 'gpu', 'trait',
+             command, trait, '--host', VGPU_HOST, '-f', 'json'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for trait in self.TRAITS]
+        done = [p.communicate(timeout=300) for p in processes]
+        return [(p.returncode, err) for p, (_, err) in zip(processes, done)]
+
+    def test_ten_tag_then_ten_untag_commands_all_succeed(self):
+        for trait in self.TRAITS:
+            self.use_trait(trait)
+        before = self.vgpu_traits()
+        self.assertEqual([(0, '')] * 10, self.run_together('tag'))
+        self.assertEqual({a: sorted(t + self.TRAITS)
+                          for a, t in before.items()}, self.vgpu_traits())
+        self.assertEqual([(0, '')] * 10, self.run_together('untag'))
+        self.assertEqual(before, self.vgpu_traits())
+
+
 class TestBadInput(TraitTestCase):
 
     def test_bad_names_exit_1_with_one_line(self):
@@ -355,3 +385,58 @@ class TestBadInput(TraitTestCase):
             "no trait 'CUSTOM_GPUCLIENT_TEST_NOPE' in Placement",
             self.gpu_fails('trait', 'untag', 'CUSTOM_GPUCLIENT_TEST_NOPE',
                            '--host', VGPU_HOST))
+
+
+class TestNeverWritten(TraitTestCase):
+    """Devices of the default fleet (issue 11) that no tag may touch, and
+    selections that cover GPUs only."""
+    TRAIT = 'CUSTOM_GPUCLIENT_TEST_NEVER'
+
+    def test_cyborg_gpus_are_refused_nothing_written(self):
+        self.needs_provider('cyborg-1_0000:af:00.0')
+        before = self.traits_of('cyborg-1_0000:af:00.0')
+        for command in ('tag', 'untag'):
+            self.assertEqual(
+                "cyborg-1:0000:af:00.0 is managed by Cyborg (trait "
+                "OWNER_CYBORG), which owns its Placement records: change "
+                "them through Cyborg's own API (openstack accelerator ...); "
+                "nothing written",
+                self.gpu_fails('trait', command, 'CUSTOM_NVIDIA_1EB8',
+                               'cyborg-1:0000:af:00.0', '--transient'))
+        self.assertIn('the 2 GPU(s) --host cyborg-1 selects are managed by '
+                      'Cyborg', self.gpu_fails('trait', 'tag', self.TRAIT,
+                                               '--host', 'cyborg-1'))
+        self.assertEqual(before, self.traits_of('cyborg-1_0000:af:00.0'))
+        self.assertFalse(self.trait_exists(self.TRAIT))
+
+    def test_a_single_vf_is_refused(self):
+        self.needs_provider('gpu-sriov-1_0000:4D:00.0')
+        before = self.traits_of('gpu-sriov-1_0000:4D:00.0')
+        self.assertIn('gpu-sriov-1:0000:4d:00.3 is a VF in the pool of 4 VFs',
+                      self.gpu_fails('trait', 'tag', self.TRAIT,
+                                     'gpu-sriov-1:0000:4d:00.3',
+                                     '--transient'))
+        self.assertEqual(before, self.traits_of('gpu-sriov-1_0000:4D:00.0'))
+        self.assertFalse(self.trait_exists(self.TRAIT))
+
+    def test_host_selection_is_gpus_only_either_host_spelling(self):
+        fqdn = 'gpu-l40s-1.dc1.example.org'
+        self.needs_provider(fqdn)
+        trait = 'CUSTOM_GPUCLIENT_TEST_L40S'
+        self.use_trait(trait)
+        rows = self.gpu('trait', 'tag', trait, '--host', fqdn.upper(),
+                        '--transient')
+        self.assertEqual([('gpu-l40s-1', '0000:1b:00.0'),
+                          ('gpu-l40s-1', '0000:1c:00.0')],
+                         [(r['Host'], r['Address']) for r in rows])
+        for address in ('3B', '5E'):   # the NIC and the NVMe drive
+            self.assertNotIn(trait, self.traits_of('%s_0000:%s:00.0'
+                                                   % (fqdn, address)))
+        rows = self.gpu('trait', 'untag', trait, '--host', 'gpu-l40s-1',
+                        '--transient')
+        self.assertEqual(2, len(rows))
+        for host in ('gpu-l40s-9', 'gpu-l40s-9.dc1.example.org'):
+            self.assertIn("no compute host named '%s'" % host,
+                          self.gpu_fails('trait', 'tag', self.TRAIT,
+                                         '--host', host))
+        self.assertFalse(self.trait_exists(self.TRAIT))

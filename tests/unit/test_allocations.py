@@ -205,8 +205,11 @@ class TestChecks(testtools.TestCase):
 
 
 class TestSelectServer(testtools.TestCase):
-    SERVERS = [{'id': 'u1', 'name': 'vm'}, {'id': 'u2', 'name': 'vm'},
-               {'id': 'u3', 'name': 'db'}]
+    SERVERS = [{'id': 'u1', 'name': 'vm', 'tenant_id': 'p1'},
+               {'id': 'u2', 'name': 'vm', 'tenant_id': 'p1'},
+               {'id': 'u3', 'name': 'db', 'tenant_id': 'p1'},
+               {'id': 'u4', 'name': 'web', 'tenant_id': 'p1'},
+               {'id': 'u5', 'name': 'web', 'tenant_id': 'p2'}]
 
     def test_by_uuid_or_unique_name(self):
         self.assertEqual('u2', allocations.select_server(self.SERVERS,
@@ -225,6 +228,27 @@ class TestSelectServer(testtools.TestCase):
                               allocations.select_server, self.SERVERS, 'v')
         self.assertEqual("no server named or with ID 'v'", str(e))
 
+    def test_names_in_several_projects_suggest_project(self):
+        e = self.assertRaises(allocations.NoSuchServer,
+                              allocations.select_server, self.SERVERS, 'web')
+        self.assertEqual("2 servers are named 'web'; name one by UUID or "
+                         "narrow with --project: u4 (project p1), u5 "
+                         "(project p2)", str(e))
+
+    def test_project_narrows_the_name(self):
+        self.assertEqual('u5', allocations.select_server(
+            self.SERVERS, 'web', 'p2')['id'])
+        e = self.assertRaises(allocations.NoSuchServer,
+                              allocations.select_server, self.SERVERS, 'db',
+                              'p2')
+        self.assertEqual("no server named or with ID 'db' in project p2",
+                         str(e))
+        e = self.assertRaises(allocations.NoSuchServer,
+                              allocations.select_server, self.SERVERS, 'vm',
+                              'p1')
+        self.assertEqual("2 servers are named 'vm' in project p1; name one "
+                         "by UUID: u1, u2", str(e))
+
 
 class TestConsumerRows(testtools.TestCase):
 
@@ -241,3 +265,121 @@ class TestConsumerRows(testtools.TestCase):
              ('s3', 'vm-s3', 'p1', 'ACTIVE', '0000:84:00.0', 1)],
             [(r['server'], r['name'], r['project'], r['status'],
               r['address'], r['amount']) for r in rows])
+
+    def test_migration_in_progress_is_named_not_leaked(self):
+        servers = {s: {'id': s, 'name': 'vm-' + s, 'status': 'ACTIVE',
+                       'tenant_id': 'p1'} for s in ('s1', 's2', 's3')}
+        # 'gone' is the UUID of s2's resize: the source host's vGPU.
+        migrations = {'gone': {'uuid': 'gone', 'instance_uuid': 's2',
+                               'status': 'finished',
+                               'migration_type': 'resize',
+                               'project_id': 'p1'}}
+        self.assertEqual([], allocations.without_server(FLEET, servers,
+                                                        migrations))
+        rows = allocations.consumer_rows(FLEET, servers, {}, migrations)
+        [row] = [r for r in rows if r['consumer'] == 'gone']
+        self.assertEqual(
+            ('s2', 'vm-s2', 'p1', 'migration finished (resize)',
+             '0000:82:00.0'),
+            (row['server'], row['name'], row['project'], row['status'],
+             row['address']))
+        self.assertEqual({'s1', 's2', 's3'},
+                         {r['consumer'] for r in rows} - {'gone'})
+
+    def test_migration_of_a_deleted_server_keeps_its_project(self):
+        migrations = {'gone': {'uuid': 'gone', 'instance_uuid': 'sX',
+                               'status': 'migrating',
+                               'migration_type': 'live-migration',
+                               'project_id': 'p7'}}
+        [row] = [r for r in allocations.consumer_rows(FLEET, {}, {},
+                                                      migrations)
+                 if r['consumer'] == 'gone']
+        self.assertEqual(('sX', None, 'p7',
+                          'migration migrating (live-migration)'),
+                         (row['server'], row['name'], row['project'],
+                          row['status']))
+
+
+class TestWithoutPciInPlacement(testtools.TestCase):
+    """A cloud (or host) that never enabled [pci] report_in_placement:
+    Nova's PciPassthroughFilter placed the alias's GPUs; Placement has no
+    record of them."""
+
+    def test_alias_gpus_are_named_from_the_flavor(self):
+        request = allocations.parse_request(
+            {'pci_passthrough:alias': 'a30:2'}, [])
+        self.assertEqual(
+            [{'host': 'gpu-a30-1', 'address': None, 'kind': 'passthrough',
+              'alias': 'a30', 'amount': 2,
+              'note': allocations.NOT_IN_PLACEMENT}],
+            allocations.unplaced(request, 'gpu-a30-1'))
+        self.assertIn('not known to Placement', allocations.NOT_IN_PLACEMENT)
+
+    def test_flavor_check_passes_without_pretending_to_check(self):
+        srv = server(host='gpu-a30-1', **{'pci_passthrough:alias': 'a30:1'})
+        request = allocations.parse_request(srv['flavor']['extra_specs'], [])
+        [match, on_host, active] = allocations.check(srv, request, [],
+                                                     pci_in_placement=False)
+        self.assertEqual(
+            (True, 'asks for 1 × a30; the host does not report PCI devices '
+                   'to Placement, which holds none of 1 × a30'),
+            (match.ok, match.detail))
+        # With PCI in Placement the same allocation is a failure.
+        [match, *_] = allocations.check(srv, request, [])
+        self.assertFalse(match.ok)
+
+    def test_vgpus_are_still_checked(self):
+        srv = server(host='vgpu-1', **{'pci_passthrough:alias': 'a30:1',
+                                       'resources:VGPU': '2'})
+        request = allocations.parse_request(srv['flavor']['extra_specs'],
+                                            FLEET)
+        held = allocations.join(allocation(v1={'VGPU': 1}), FLEET)
+        [match, *_] = allocations.check(srv, request, held,
+                                        pci_in_placement=False)
+        self.assertEqual((False, 'asks for 2 × VGPU, holds 1'),
+                         (match.ok, match.detail))
+
+    def test_host_reports_pci_when_its_tree_has_a_nova_pci_device(self):
+        self.assertTrue(allocations.reports_pci(FLEET, 'gpu-a30-1'))
+        self.assertFalse(allocations.reports_pci(FLEET, 'vgpu-1'))
+        self.assertFalse(allocations.reports_pci(FLEET, 'legacy-1'))
+
+
+class TestVfPool(testtools.TestCase):
+
+    def test_record_names_the_pool_not_a_vf(self):
+        pool = device('pool', 'gpu-sriov-1', '0000:4d:00.0',
+                      'CUSTOM_PCI_1002_686C', total=4,
+                      consumers={'s1': 1})
+        pool.vf_pool = 4
+        pool.hypervisor = 'gpu-sriov-1.dc1.example.org'
+        [held] = allocations.join(allocation(pool={
+            'CUSTOM_PCI_1002_686C': 1}), [pool])
+        record = held.record()
+        self.assertEqual(
+            ('gpu-sriov-1', 'gpu-sriov-1.dc1.example.org', '0000:4d:00.0',
+             4, '1 of the 4 VFs of the PF at 0000:4d:00.0; Placement does '
+                'not record which VF'),
+            (record['host'], record['hypervisor'], record['address'],
+             record['vf_pool'], record['note']))
+
+    def test_plain_device_record_has_no_pool_or_hypervisor(self):
+        [held] = allocations.join(allocation(**{'a30-1': {A30: 1}}), FLEET)
+        self.assertEqual({'host', 'address', 'kind', 'resource_class',
+                          'model', 'amount', 'provider'},
+                         set(held.record()))
+
+    def test_list_rows_for_alias_servers_on_hosts_without_pci(self):
+        legacy = dict(server(host='legacy-a30', **{
+            'pci_passthrough:alias': 'a30:1,rtx3090:2'}), tenant_id='p1')
+        placed = dict(server(host='gpu-a30-1', **{
+            'pci_passthrough:alias': 'a30:1'}), id='s2', tenant_id='p1')
+        plain = dict(server(host='legacy-a30'), id='s3', tenant_id='p1')
+        rows = allocations.unplaced_rows([legacy, placed, plain], FLEET)
+        self.assertEqual(
+            [('s1', 'legacy-a30', None, 'a30', 1, None),
+             ('s1', 'legacy-a30', None, 'rtx3090', 2, None)],
+            [(r['server'], r['host'], r['address'], r['alias'], r['amount'],
+              r['resource_class']) for r in rows])
+        self.assertEqual({allocations.NOT_IN_PLACEMENT},
+                         {r['note'] for r in rows})

@@ -64,3 +64,37 @@ class TestFlavors(testtools.TestCase):
                               {'pci_passthrough:alias': 'a30:1'})
         self.assertIn('needs compute API microversion 2.86 (OpenStack '
                       'Ussuri or later)', str(e))
+
+
+class TestMigrations(testtools.TestCase):
+
+    def test_one_paged_listing_per_in_progress_status(self):
+        answers = {status: [(200, {'migrations': [
+            {'uuid': 'm-%s' % status, 'status': status}]})]
+            for status in compute.MIGRATION_IN_PROGRESS}
+        # 'finished' (a resize waiting for confirm) fills a page.
+        answers['finished'] = [
+            (200, {'migrations': [{'uuid': 'f1', 'status': 'finished'}],
+                   'migrations_links': [{'rel': 'next', 'href': 'x'}]}),
+            (200, {'migrations': [{'uuid': 'f2', 'status': 'finished'}]})]
+
+        class ByStatus(Nova):
+            def request(self, path, method, **kwargs):
+                self.calls.append((method, path, kwargs['microversion'],
+                                   dict(kwargs['params'])))
+                return Response(*answers[kwargs['params']['status']].pop(0))
+
+        adapter = ByStatus()
+        nova = compute.Compute(http.Service(adapter, 'compute'))
+        found = nova.migrations_in_progress()
+        self.assertEqual(
+            sorted(['m-%s' % s for s in compute.MIGRATION_IN_PROGRESS
+                    if s != 'finished'] + ['f1', 'f2']),
+            sorted(m['uuid'] for m in found))
+        self.assertEqual({'/os-migrations'}, {c[1] for c in adapter.calls})
+        self.assertIn({'status': 'finished', 'limit': compute.PAGE,
+                       'marker': 'f1'}, [c[3] for c in adapter.calls])
+        # Final statuses are never asked for.
+        self.assertFalse({'confirmed', 'reverted', 'error', 'failed',
+                          'completed', 'cancelled', 'done'}
+                         & {c[3]['status'] for c in adapter.calls})

@@ -151,3 +151,57 @@ class TestDeviceSpecHint(testtools.TestCase):
         self.assertEqual(self.entry(message, 'gpu-a30-1'),
                          self.entry(message, 'gpu-a30-2'))
         self.assertEqual(2, message.count('device_spec ='))
+
+
+class TestUnwritable(testtools.TestCase):
+
+    def test_nova_devices_and_vgpus_may_be_written(self):
+        self.assertIsNone(traits.unwritable(device()))
+        self.assertIsNone(traits.unwritable(device(), 'gpu-a30-1:81:00.0'))
+
+    def test_cyborg_device_is_refused_saying_why(self):
+        d = device(host='cyborg-1', address='0000:af:00.0', rc='PGPU')
+        d.owner = devices.CYBORG
+        for selector in (None, 'cyborg-1:af:00.0'):
+            why = traits.unwritable(d, selector)
+            self.assertEqual(
+                "cyborg-1:0000:af:00.0 is managed by Cyborg (trait "
+                "OWNER_CYBORG), which owns its Placement records: change "
+                "them through Cyborg's own API (openstack accelerator ...); "
+                "nothing written", why)
+
+    def test_a_vf_of_a_pool_is_refused_its_pool_is_not(self):
+        pool = device(host='gpu-sriov-1', address='0000:4d:00.0',
+                      rc='CUSTOM_PCI_1002_686C')
+        pool.vf_pool = 4
+        self.assertEqual(
+            'gpu-sriov-1:0000:4d:00.2 is a VF in the pool of 4 VFs of the PF '
+            'at gpu-sriov-1:0000:4d:00.0; Placement keeps one record for the '
+            'whole pool and none per VF, so one VF cannot be changed; '
+            'nothing written',
+            traits.unwritable(pool, 'gpu-sriov-1:0000:4d:00.2'))
+        for named in (None, 'gpu-sriov-1:4d:00.0', pool.provider_name,
+                      pool.provider_uuid):
+            self.assertIsNone(traits.unwritable(pool, named))
+
+
+class TestWritableSelection(testtools.TestCase):
+    """What --host/--all/--model select for a write: GPUs Nova or no
+    known service owns; Cyborg's only when nothing else is there, as a
+    one-line refusal."""
+
+    def test_gpus_only_cyborg_left_out(self):
+        from osc_lib import exceptions
+        from gpuclient.v1 import trait as trait_cmd
+
+        gpu, nic, t4 = (device(address='0000:81:00.0'),
+                        device(address='0000:3b:00.0'),
+                        device(host='cyborg-1', address='0000:af:00.0'))
+        nic.is_gpu = False
+        t4.owner = devices.CYBORG
+        self.assertEqual([gpu], trait_cmd.writable([gpu, nic, t4], '--all'))
+        self.assertEqual([], trait_cmd.writable([nic], '--host h'))
+        e = self.assertRaises(exceptions.CommandError, trait_cmd.writable,
+                              [t4], '--host cyborg-1')
+        self.assertTrue(str(e).startswith(
+            'the 1 GPU(s) --host cyborg-1 selects are managed by Cyborg'))
