@@ -1,0 +1,121 @@
+"""openstack gpu audit"""
+from __future__ import annotations
+
+from cliff import lister
+
+from gpuclient.v1 import columns
+from gpuclient.v1 import device as device_cmd
+
+FINDING = (('severity', 'severity'), ('check', 'check'),
+           ('subject', 'subject'), ('detail', 'detail'), ('fix', 'fix'))
+CHECK_LIST = (('check', 'name'), ('why', 'why'))
+# Exit status for bad usage (as argparse's), distinct from 1: findings.
+USAGE = 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def read(cloud, host=None, nova_conf=None):
+    """Everything the checks look at, read once: the device list's reads,
+    the providers of each custom trait in use and of each trait a flavor
+    requires, and Nova's servers, flavors and migrations (paged)."""
+    from gpuclient import audit
+    from gpuclient import devices
+    from gpuclient import estate
+    from gpuclient import http
+
+    placement, compute = cloud.placement, cloud.compute
+    hosts = device_cmd.host_names(cloud).mapping
+    snapshots = device_cmd.snapshots(cloud, host)
+    servers, flavor_list, in_use = http.gather(
+        lambda read: read(), [compute.servers, compute.flavors,
+                              placement.custom_traits_in_use])
+    migrations = compute.migrations_in_progress()   # concurrent itself
+    wanted = sorted(set(in_use).union(*(
+        audit.required_traits(f.get('extra_specs') or {})
+        for f in flavor_list)))
+    holders = dict(zip(wanted, http.gather(placement.holders, wanted)))
+    return estate.Estate(
+        devices=[d for s in snapshots for d in devices.build(s, hosts)],
+        providers=[p for s in snapshots for p in s.providers],
+        inventories={u: body for s in snapshots
+                     for u, body in s.inventories.items()},
+        holders=holders, servers={s['id']: s for s in servers},
+        flavors=flavor_list, migrations=migrations, hosts=hosts,
+        nova_conf=nova_conf, host=host)
+
+
+class Audit(lister.Lister):
+    """Audit the GPU estate: every fault found, each with its fix.
+
+    Reads Placement and Nova once and reports one row per finding:
+    severity (error, warning, info), check, subject (a device HOST:ADDRESS,
+    a server, a flavor or a host), what is wrong, and the command that
+    fixes or inspects it. Exits 0 when no finding is a warning or worse, 1
+    otherwise (a monitoring check), 2 for bad usage. --list-checks names
+    the checks and why each matters.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--host', metavar='<host>',
+                            help='only this compute host (flavor checks, '
+                                 'which need the whole cloud, are skipped)')
+        parser.add_argument('--check', metavar='<check>', action='append',
+                            default=[], help='run only this check (repeat '
+                            'for several; see --list-checks)')
+        parser.add_argument('--nova-conf', metavar='<file>', action='append',
+                            default=[], help='a nova.conf to check flavors '
+                            'and device traits against (repeat for several '
+                            'files, read as nova reads them)')
+        parser.add_argument('--list-checks', action='store_true',
+                            help='list the checks and why each matters')
+        return parser
+
+    def run(self, parsed_args):
+        self.findings = None
+        try:
+            super().run(parsed_args)
+        except UsageError as e:
+            self.app.stderr.write('%s\n' % e)
+            return USAGE
+        return self._verdict()
+
+    def _verdict(self) -> int:
+        from gpuclient import audit
+
+        if self.findings is None:   # --list-checks
+            return 0
+        failing = audit.failing(self.findings)
+        if not self.findings:
+            self.app.stderr.write('no problems found by %d checks\n'
+                                  % len(self.names))
+        elif failing:
+            self.app.stderr.write(
+                '%d of %d findings are warnings or errors\n'
+                % (len(failing), len(self.findings)))
+            return 1
+        return 0
+
+    def take_action(self, args):
+        from gpuclient import audit
+
+        if args.list_checks:
+            return columns.table(CHECK_LIST, audit.CHECKS.values())
+        try:
+            self.names = audit.select(args.check) or list(audit.CHECKS)
+        except audit.UnknownCheck as e:
+            raise UsageError(e)
+        nova_conf = None
+        if args.nova_conf:
+            from gpuclient import novaconf
+
+            try:
+                nova_conf = novaconf.load(args.nova_conf)
+            except novaconf.ConfigError as e:
+                raise UsageError(e)
+        estate = read(self.app.client_manager.gpu, args.host, nova_conf)
+        self.findings = audit.run(estate, self.names)
+        return columns.table(FINDING, self.findings)
