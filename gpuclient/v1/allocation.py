@@ -216,13 +216,16 @@ class ListAllocation(lister.Lister):
         cloud = self.app.client_manager.gpu
         project = args.project and project_id(self.app, args.project)
         found = device_cmd.load(cloud, args.host)
-        servers = {s['id']: s for s in cloud.compute.servers()}
+        servers = self._servers(cloud, args.host, found)
         # Nova is asked about migrations only when some consumer is no
         # server: a cloud without leaks or migrations pays nothing for it.
         migrations = {}
         if allocations.without_server(found, servers):
             migrations = {m['uuid']: m for m in
                           cloud.compute.migrations_in_progress()}
+            if args.host:
+                self._read_servers(cloud, servers, (
+                    m['instance_uuid'] for m in migrations.values()))
         consumer = args.server and self._consumer(args.server, found,
                                                   servers)
         leaked = [c for c in allocations.without_server(found, servers,
@@ -245,6 +248,33 @@ class ListAllocation(lister.Lister):
                 if consumer in (None, r['server'], r['consumer'])
                 and project in (None, r['project'])]
         return columns.table(LIST_LONG if args.long else LIST, rows)
+
+    @classmethod
+    def _servers(cls, cloud, host, found):
+        """Every server; with --host, only the servers Nova lists under
+        that host and any other consumer of its GPUs (a migrating server),
+        read one by one: the requests follow what the host holds, not the
+        size of the cloud."""
+        if not host:
+            return {s['id']: s for s in cloud.compute.servers()}
+        names = device_cmd.host_names(cloud)
+        servers = {}
+        for service_host in sorted({names.service_host(h) for h in
+                                    names.hypervisors(host)} or {host}):
+            servers.update((s['id'], s) for s in
+                           cloud.compute.servers(host=service_host))
+        cls._read_servers(cloud, servers,
+                          (c for d in found for c in d.consumers))
+        return servers
+
+    @staticmethod
+    def _read_servers(cloud, servers, uuids):
+        """Add the servers of `uuids` not read yet (a UUID that is no
+        server, a leak or a migration, reads as None and stays out)."""
+        missing = sorted(set(uuids) - set(servers))
+        for server in http.gather(cloud.compute.server, missing):
+            if server:
+                servers[server['id']] = server
 
     @staticmethod
     def _on(cloud, host, server):

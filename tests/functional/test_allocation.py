@@ -256,6 +256,32 @@ class TestAllocationList(AllocationTestCase):
         # The migration's UUID names its rows too.
         self.assertEqual(rows, self.gpu('allocation', 'list', '--long',
                                         '--server', migration['uuid']))
+        # Nova now lists the server under its new host: --host still finds
+        # the server behind the source host's migration rows.
+        self.assertEqual(rows, [r for r in self.gpu(
+            'allocation', 'list', '--long', '--host', host)
+            if r['Server'] == server['id']])
+
+    def test_host_filter_equals_the_whole_list_filtered_by_hand(self):
+        # --host asks Nova for that host's servers only; what it shows must
+        # be exactly the whole cloud's rows for that host, leaks included.
+        a30, vgpu = self.boot_a30_and_vgpu()
+        [free] = self.gpu('device', 'list', '--long', '--host', 'gpu-a30-1',
+                          '--state', 'free')[:1]
+        leaked = str(uuid.uuid4())
+        self.put_allocations(leaked, {free['Provider']: {A30: 1}},
+                             uuid.uuid4().hex, uuid.uuid4().hex, None)
+        self.addCleanup(self.placement, 'DELETE', '/allocations/%s' % leaked)
+        everything = self.gpu('allocation', 'list', '--long')
+        for host in ('gpu-a30-1', 'vgpu-1', 'gpu-l40s-1.dc1.example.org'):
+            short = host.split('.')[0]
+            expected = [r for r in everything if r['Host'] == short]
+            self.assertEqual(
+                sorted(expected, key=json.dumps),
+                sorted(self.gpu('allocation', 'list', '--long', '--host',
+                                host), key=json.dumps))
+        servers = {r['Server'] for r in everything}
+        self.assertLessEqual({a30['id'], vgpu['id'], leaked}, servers)
 
     def test_empty_values_are_refused(self):
         for option, expected in (('--server', 'a server name or UUID'),
