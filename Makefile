@@ -38,22 +38,27 @@ demo: $(VENV)/.installed
 # All tests: unit tests, then functional tests against a sandbox started
 # for the run (its own state dir, so a demo sandbox is left alone): the
 # default fleet first, then, once it is stopped, the legacy fleet (PCI not
-# in Placement) for tests/functional/legacy. Never two sandboxes at once.
+# in Placement) for tests/functional/legacy, then tests/functional/rehearsal,
+# whose tests start their own one-host sandboxes one at a time. Never two
+# sandboxes at once.
 FUNCTIONAL := GPU_SANDBOX_STATE_DIR=$(TEST_STATE) $(BIN)/stestr --test-path tests/functional run --concurrency 1
 test: $(VENV)/.installed-test
 	$(BIN)/stestr --test-path tests/unit run
 	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop >/dev/null
 	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) start
-	$(FUNCTIONAL) --exclude-regex '^tests\.functional\.legacy\.'; \
+	$(FUNCTIONAL) --exclude-regex '^tests\.functional\.(legacy|rehearsal)\.'; \
 	  rc=$$?; $(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop; exit $$rc
 	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) start --fleet legacy
 	$(FUNCTIONAL) '^tests\.functional\.legacy\.'; \
 	  rc=$$?; $(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop; exit $$rc
+	$(FUNCTIONAL) '^tests\.functional\.rehearsal\.'
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test tools/bench-requirements.txt
 	$(PIP) -r tools/bench-requirements.txt
 	touch $@
 
+# Seeds Placement at 100, 1000 and 5000 GPUs (kept in .bench/) and runs it
+# beside the sandbox cloud (its real Nova): two servers at once, ~20 min.
 bench: $(VENV)/.installed-bench
 	$(BIN)/python tools/bench.py
 

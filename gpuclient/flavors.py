@@ -15,6 +15,7 @@ import dataclasses
 import re
 
 from gpuclient import devices
+from gpuclient import novaconf
 
 ALIAS_SPEC = 'pci_passthrough:alias'
 NUMA_SPEC = 'hw:pci_numa_affinity_policy'
@@ -22,6 +23,12 @@ HIDE_SPEC = 'hw:hide_hypervisor_id'
 NUMA_POLICIES = ('required', 'preferred', 'legacy', 'socket')
 VGPU = 'VGPU'
 PCI_CLASS_PREFIX = 'CUSTOM_PCI_'
+# The most GPUs (devices of an alias, or vGPUs) one flavor may ask for,
+# refused before any request: Nova builds the PCI request of a count in
+# memory (a30:99999999999999999999 grew nova-api past 8 GB), and no server
+# holds more GPUs than this (8-GPU hosts are the largest sold; 64 leaves
+# room for VF pools).
+MAX_COUNT = 64
 
 # Nova's own grammar for these keys (nova/api/validation/extra_specs).
 _RESOURCE_SPEC = re.compile(r'^resources([a-zA-Z0-9_-]{1,64})?:(.+)$')
@@ -71,6 +78,9 @@ def parse_alias(text: str) -> Alias:
         raise InvalidFlavor(
             '--alias %r: the count must be a whole number of 1 or more '
             '(NAME[:COUNT], e.g. a30:2)' % text)
+    if sep and int(count) > MAX_COUNT:
+        raise InvalidFlavor('--alias %r: at most %d devices per flavor'
+                            % (text, MAX_COUNT))
     return Alias(name, int(count) if sep else 1)
 
 
@@ -105,13 +115,13 @@ def build_request(aliases=(), vgpus=None, vgpu_class=None, traits=(),
     if not parsed and vgpus is None:
         raise InvalidFlavor('say which GPUs the flavor asks for: --alias '
                             'NAME[:COUNT] (PCI passthrough) or --vgpu COUNT')
-    if vgpus is not None and vgpus < 1:
-        raise InvalidFlavor('--vgpu %d: ask for 1 or more vGPUs' % vgpus)
+    if vgpus is not None and not 1 <= vgpus <= MAX_COUNT:
+        raise InvalidFlavor('--vgpu %d: ask for 1 to %d vGPUs'
+                            % (vgpus, MAX_COUNT))
     if vgpu_class and vgpus is None:
         raise InvalidFlavor('--vgpu-class goes with --vgpu COUNT')
     vgpu_class = (vgpu_class or VGPU).strip().upper()
-    if vgpu_class != VGPU and not re.match(r'^CUSTOM_[A-Z0-9_]+$',
-                                           vgpu_class):
+    if not novaconf.MDEV_CLASS.match(vgpu_class):
         raise InvalidFlavor('--vgpu-class %r: a vGPU class is VGPU or the '
                             'CUSTOM_ class of [mdev_<type>] mdev_class'
                             % vgpu_class)
@@ -167,6 +177,17 @@ def resources(specs: dict[str, str]) -> list[tuple[str, str, str]]:
     for key, value in specs.items():
         m = _RESOURCE_SPEC.match(key)
         if m:
+            found.append((m.group(1) or '', m.group(2), value))
+    return found
+
+
+def traits(specs: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(group, trait, 'required' or 'forbidden') of every trait spec; group
+    '' is the unnumbered one."""
+    found = []
+    for key, value in specs.items():
+        m = _TRAIT_SPEC.match(key)
+        if m and value in ('required', 'forbidden'):
             found.append((m.group(1) or '', m.group(2), value))
     return found
 
@@ -323,3 +344,65 @@ def asks_for_gpu(specs: dict[str, str], pci_classes=frozenset(),
     return ALIAS_SPEC in specs or any(
         rc in vgpu_classes or is_pci_class(rc, pci_classes)
         for _, rc, _ in resources(specs))
+
+
+def check_aliases(request: Request, defined: dict) -> list[dict]:
+    """Each alias of the request as nova.conf defines it ({alias name:
+    novaconf.Alias}); an alias nova.conf lacks is refused."""
+    found = []
+    for a in request.aliases:
+        alias = defined.get(a.name)
+        if alias is None:
+            raise InvalidFlavor(
+                'alias %s is not defined in nova.conf [pci] alias (defined: '
+                '%s): every boot of the flavor would fail' % (
+                    a.name, ', '.join(sorted(defined)) or 'none'))
+        found.append({'name': a.name, 'count': a.count,
+                      'device_type': alias.device_type or 'any',
+                      'resource_class': alias.placement_class(),
+                      'traits': list(alias.placement_traits()),
+                      'numa_policy': alias.numa_policy})
+    return found
+
+
+def check_bounds(request: Request, found, alias_classes=None) -> None:
+    """Refuse a GPU count no host can ever give. found: the cloud's
+    devices.Device list; alias_classes: {alias: resource class} from
+    nova.conf, or None (then an alias's devices are bounded by the most
+    GPUs of one class any host has). Nothing is refused where Placement
+    shows no such devices at all (PCI devices not reported there)."""
+    per_host: dict[tuple, int] = {}
+    gpu_classes = set()
+    for d in found:
+        if d.kind == devices.PASSTHROUGH and d.owner != devices.CYBORG:
+            key = (d.host, d.resource_class)
+            per_host[key] = per_host.get(key, 0) + d.total
+            if d.is_gpu:
+                gpu_classes.add(d.resource_class)
+    for a in request.aliases:
+        rc = (alias_classes or {}).get(a.name)
+        counts = {k: n for k, n in per_host.items()
+                  if (k[1] == rc if rc else k[1] in gpu_classes)}
+        if not counts:
+            if rc and per_host:
+                raise InvalidFlavor(
+                    '--alias %s: no host has %s devices (class %s)'
+                    % (a.name, a.name, rc))
+            continue
+        (host, most_rc), most = max(counts.items(), key=lambda kv: kv[1])
+        if a.count > most:
+            raise InvalidFlavor(
+                '--alias %s:%d: no host has %d %s; the most on one host is '
+                '%d (%s on %s)' % (
+                    a.name, a.count, a.count,
+                    '%s devices' % a.name if rc else 'GPUs of one class',
+                    most, most_rc, host))
+    if request.vgpus is not None:
+        units = [d.inventory.get('max_unit', d.total) for d in found
+                 if d.kind == devices.VGPU
+                 and d.resource_class == request.vgpu_class]
+        if units and request.vgpus > max(units):
+            raise InvalidFlavor(
+                '--vgpu %d: one GPU gives at most %d %s (its max_unit), and '
+                'a flavor\'s vGPUs all come from one GPU'
+                % (request.vgpus, max(units), request.vgpu_class))

@@ -1,7 +1,12 @@
 """openstack gpu flavor create | list against the sandbox."""
+import json
+import os
 import uuid
 
+import fixtures
+
 from gpuclient.sandbox import client
+from gpuclient.sandbox import fleet
 from tests.functional import base
 
 A30_CLASS = 'CUSTOM_PCI_10DE_20B7'
@@ -149,7 +154,9 @@ class TestCreate(FlavorTestCase):
         code, out, err = self.run_openstack(
             'gpu', 'flavor', 'create', name, *SIZE, '--alias', 'a30:2',
             '--dry-run', '-f', 'json')
-        self.assertEqual((0, 'dry run: nothing was created\n'), (code, err))
+        self.assertEqual((0, 'note: alias a30 not checked against nova.conf '
+                          '(give --nova-conf FILE to check it)\n'
+                          'dry run: nothing was created\n'), (code, err))
         self.assertIn('"pci_passthrough:alias": "a30:2"', out)
         self.assertEqual([], self.nova_flavors(name))
 
@@ -162,6 +169,16 @@ class TestRefused(FlavorTestCase):
         self.assertIn(expected, error)
         self.assertEqual([], self.nova_flavors(name), 'half-made flavor')
         return error
+
+    def test_empty_values(self):
+        for option in ('--alias', '--trait', '--forbid-trait',
+                       '--vgpu-class', '--nova-conf'):
+            self.assertRefused('%s needs' % option, '--alias', 'a30',
+                               option, ' ')
+        self.assertRefused('--project needs', '--private', '--alias', 'a30',
+                           '--project', '')
+        self.assertIn('<flavor-name> needs a flavor name', self.gpu_fails(
+            'flavor', 'create', '', *SIZE, '--alias', 'a30'))
 
     def test_malformed_alias(self):
         self.assertRefused("--alias 'a30:x': the count must be a whole "
@@ -260,3 +277,97 @@ class TestList(FlavorTestCase):
                           'hw:hide_hypervisor_id': 'true'},
                          row['Extra Specs'])
         self.assertEqual((0, 0), (row['Ephemeral'], row['Swap']))
+
+    def test_no_none_in_table_or_value_output(self):
+        # issue 11: a flavor without a description printed "None"
+        name = self.flavor_name()
+        create = ('create', name, *map(str, SIZE), '--alias', 'a30')
+        for args, fmt in ((create + ('--dry-run',), 'table'),
+                          (create + ('--dry-run',), 'value'),
+                          (create, 'table'),
+                          (('list', '--long'), 'table'),
+                          (('list', '--long'), 'value')):
+            code, out, err = self.run_openstack('gpu', 'flavor', *args,
+                                                '-f', fmt)
+            self.assertEqual(0, code, err)
+            self.assertNotIn('None', out, (args, fmt))
+
+
+class TestNovaConfAndBounds(FlavorTestCase):
+    """--nova-conf, and counts no host can give (issues 13 and 16)."""
+
+    def nova_conf(self):
+        """The nova.conf the sandbox's nova-api runs with."""
+        return os.path.join(self.sandbox().state.nova_conf_dir,
+                            'controller.conf')
+
+    def refused(self, expected, *options):
+        name = self.flavor_name()
+        error = self.gpu_fails('flavor', 'create', name, *SIZE, *options)
+        self.assertIn(expected, error)
+        self.assertEqual([], self.nova_flavors(name), 'flavor written')
+
+    def test_alias_nova_conf_lacks_is_refused(self):
+        defined = sorted(json.loads(a)['name']
+                         for a in fleet.load().alias_config())
+        self.assertIn('a30', defined)
+        self.refused('alias nosuch is not defined in nova.conf [pci] alias '
+                     '(defined: %s)' % ', '.join(defined),
+                     '--alias', 'nosuch', '--nova-conf', self.nova_conf())
+        # the one meant may be an entry Nova refuses
+        broken = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                              'nova.conf')
+        with open(broken, 'w') as f:
+            f.write('[pci]\nalias = {"name": "a30", "vendor_id": "10de",}\n')
+        self.refused('alias a30 is not defined in nova.conf [pci] alias '
+                     '(defined: none): every boot of the flavor would fail '
+                     '(%s has entries Nova refuses: see openstack gpu config '
+                     'check)' % broken, '--alias', 'a30', '--nova-conf',
+                     broken)
+
+    def test_without_nova_conf_it_creates_and_says_so(self):
+        name = self.flavor_name()
+        code, out, err = self.run_openstack(
+            'gpu', 'flavor', 'create', name, *SIZE, '--alias', 'nosuch',
+            '-f', 'json')
+        self.assertEqual((0, 'note: alias nosuch not checked against '
+                          'nova.conf (give --nova-conf FILE to check it)\n'),
+                         (code, err))
+        self.assertEqual(1, len(self.nova_flavors(name)))
+
+    def test_dry_run_shows_the_alias_from_nova_conf(self):
+        name = self.flavor_name()
+        code, out, err = self.run_openstack(
+            'gpu', 'flavor', 'create', name, *SIZE, '--alias', 'a100:2',
+            '--nova-conf', self.nova_conf(), '--dry-run', '-f', 'json')
+        self.assertEqual((0, 'dry run: nothing was created\n'), (code, err))
+        self.assertEqual([{'name': 'a100', 'count': 2,
+                           'device_type': 'type-PF',
+                           'resource_class': 'CUSTOM_A100', 'traits': [],
+                           'numa_policy': 'legacy'}],
+                         json.loads(out)['Aliases'])
+        self.assertEqual([], self.nova_flavors(name))
+
+    def test_counts_no_host_can_give(self):
+        self.refused("--alias 'a30:99999999999999999999': at most 64 devices",
+                     '--alias', 'a30:99999999999999999999')
+        self.refused('--alias a30:3: no host has 3 a30 devices; the most on '
+                     'one host is 2 (CUSTOM_PCI_10DE_20B7 on gpu-a30-1)',
+                     '--alias', 'a30:3', '--nova-conf', self.nova_conf())
+        self.refused('--vgpu 17: one GPU gives at most 16 VGPU',
+                     '--vgpu', 17)
+        name = self.flavor_name()
+        flavor = self.gpu('flavor', 'create', name, *SIZE, '--alias',
+                          'a100:4', '--nova-conf', self.nova_conf())
+        self.assertEqual('a100:4',
+                         flavor['Extra Specs']['pci_passthrough:alias'])
+        self.assertEqual(1, len(self.nova_flavors(name)))
+
+    def test_members_dry_run_is_refused_as_the_create_is(self):
+        name = self.flavor_name()
+        for dry_run in ((), ('--dry-run',)):
+            error = self.gpu_fails('flavor', 'create', name, *SIZE,
+                                   '--alias', 'a30', *dry_run,
+                                   cloud=client.MEMBER_CLOUD)
+            self.assertIn('403', error)
+        self.assertEqual([], self.nova_flavors(name))

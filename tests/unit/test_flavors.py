@@ -75,7 +75,7 @@ class TestRequest(TestCase):
                       self.refused(request, aliases=()))
         self.assertIn('do not go together',
                       self.refused(request, aliases=['a30'], vgpus=1))
-        self.assertIn('1 or more', self.refused(request, aliases=(), vgpus=0))
+        self.assertIn('1 to 64', self.refused(request, aliases=(), vgpus=0))
         self.assertIn('goes with --vgpu',
                       self.refused(request, vgpu_class='VGPU'))
         self.assertIn('CUSTOM_ class', self.refused(
@@ -263,3 +263,81 @@ class TestDescribe(TestCase):
         self.assertFalse(flavors.asks_for_gpu(
             {'trait:CUSTOM_X': 'required', 'hw:cpu_policy': 'dedicated'}))
         self.assertFalse(flavors.asks_for_gpu({}))
+
+
+def gpus(host, rc, n, kind=devices.PASSTHROUGH, max_unit=None):
+    found = []
+    for i in range(n):
+        d = device(host, kind, rc, '%s-%s-%d' % (host, rc, i))
+        if max_unit:
+            d.total = max_unit
+            d.inventory = {'total': max_unit, 'max_unit': max_unit}
+        found.append(d)
+    return found
+
+
+BOUNDED = (gpus('gpu-a30-1', 'CUSTOM_PCI_10DE_20B7', 2)
+           + gpus('gpu-a100-1', 'CUSTOM_A100', 4)
+           + gpus('vgpu-1', 'VGPU', 4, devices.VGPU, max_unit=16))
+
+
+class TestBounds(TestCase):
+
+    def test_hard_ceiling_before_anything(self):
+        self.assertIn('at most 64 devices per flavor', self.refused(
+            request, aliases=['a30:99999999999999999999']))
+        self.assertIn('--vgpu 65: ask for 1 to 64 vGPUs', self.refused(
+            request, aliases=[], vgpus=65))
+        self.assertEqual(64, request(aliases=['a30:64']).aliases[0].count)
+
+    def test_alias_count_with_its_class(self):
+        classes = {'a30': 'CUSTOM_PCI_10DE_20B7', 'a100': 'CUSTOM_A100'}
+        self.assertEqual(
+            '--alias a30:3: no host has 3 a30 devices; the most on one host '
+            'is 2 (CUSTOM_PCI_10DE_20B7 on gpu-a30-1)',
+            self.refused(flavors.check_bounds, request(aliases=['a30:3']),
+                         BOUNDED, classes))
+        flavors.check_bounds(request(aliases=['a100:4']), BOUNDED, classes)
+        self.assertIn('no host has h100 devices (class CUSTOM_H100)',
+                      self.refused(flavors.check_bounds,
+                                   request(aliases=['h100']), BOUNDED,
+                                   {'h100': 'CUSTOM_H100'}))
+
+    def test_alias_count_without_nova_conf(self):
+        flavors.check_bounds(request(aliases=['a30:4']), BOUNDED)
+        self.assertIn('no host has 5 GPUs of one class; the most on one host '
+                      'is 4 (CUSTOM_A100 on gpu-a100-1)',
+                      self.refused(flavors.check_bounds,
+                                   request(aliases=['a30:5']), BOUNDED))
+
+    def test_nothing_known_nothing_refused(self):
+        # PCI devices not in Placement (report_in_placement off)
+        flavors.check_bounds(request(aliases=['a30:8']), [])
+        flavors.check_bounds(request(aliases=[], vgpus=8), [])
+
+    def test_vgpus_bounded_by_max_unit(self):
+        flavors.check_bounds(request(aliases=[], vgpus=16), BOUNDED)
+        self.assertIn('--vgpu 17: one GPU gives at most 16 VGPU',
+                      self.refused(flavors.check_bounds,
+                                   request(aliases=[], vgpus=17), BOUNDED))
+
+
+class TestAliasesFromNovaConf(TestCase):
+
+    def test_defined_and_not(self):
+        from gpuclient import novaconf
+
+        defined = {'a30': novaconf.parse_alias(
+            '{"name": "a30", "vendor_id": "10de", "product_id": "20b7", '
+            '"device_type": "type-PCI", "numa_policy": "preferred"}')}
+        self.assertEqual([{'name': 'a30', 'count': 2,
+                           'device_type': 'type-PCI',
+                           'resource_class': 'CUSTOM_PCI_10DE_20B7',
+                           'traits': [], 'numa_policy': 'preferred'}],
+                         flavors.check_aliases(request(aliases=['a30:2']),
+                                               defined))
+        self.assertEqual(
+            'alias nosuch is not defined in nova.conf [pci] alias (defined: '
+            'a30): every boot of the flavor would fail',
+            self.refused(flavors.check_aliases, request(aliases=['nosuch']),
+                         defined))

@@ -1,0 +1,201 @@
+"""openstack gpu config generate | check
+
+Both run where the files are (a compute host, a deployment node) and need
+no cloud: auth_required = False tells OSC not to ask for credentials
+(osc_lib.shell.prepare_to_run_command skips auth validation).
+"""
+from __future__ import annotations
+
+from cliff import lister
+from cliff import show
+from osc_lib import exceptions
+
+from gpuclient.v1 import columns
+from gpuclient.v1 import options
+
+GENERATE = (('compute', 'compute'), ('controller', 'controller'),
+            ('devices', 'devices'), ('placement', 'placement'),
+            ('warnings', 'warnings'))
+CHECK = (('Level', 'level'), ('Where', 'where'), ('Problem', 'problem'))
+_HEADINGS = {
+    'compute': '# nova-compute.conf of this host (kolla-ansible: '
+               '/etc/kolla/config/nova/nova-compute.conf)',
+    'controller': '# nova.conf of every Nova service: [pci] alias for '
+                  'nova-api and the computes, pci_in_placement for nova-api, '
+                  'the scheduler and conductors (kolla-ansible: '
+                  '/etc/kolla/config/nova.conf)'}
+
+
+def _read_host(path):
+    from gpuclient import sysfs
+
+    try:
+        return sysfs.read(path)
+    except sysfs.SysfsError as e:
+        raise exceptions.CommandError(str(e))
+
+
+class GenerateConfig(show.ShowOne):
+    """Print the nova.conf GPU settings for this host's hardware.
+
+    Reads /sys (or --sysfs DIR, a copy of it) and prints, as nova.conf
+    text, the compute host's settings ([pci] device_spec, one per
+    vendor:product, the VFs instead of their PF when VFs are enabled;
+    [devices] and [mdev_<type>] for vGPU-capable GPUs) and the
+    controllers' ([pci] alias with the device_type the hardware has,
+    [filter_scheduler] pci_in_placement). What will not work as the host
+    stands (IOMMU off, drivers, shared IOMMU groups, audio functions left
+    on the host) is printed on stderr. The compute block ends with the
+    providers Placement will show once Nova runs with it (as comments).
+    -c compute or -c controller prints one block; -f json/yaml give the
+    same as data, with the devices read and those providers.
+    """
+
+    auth_required = False
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--sysfs', metavar='<dir>', default='/sys',
+                            type=options.nonempty('--sysfs', 'a directory '
+                                                  'laid out as /sys'),
+                            help='a directory laid out as /sys, e.g. a copy '
+                                 'taken from a host (default: /sys)')
+        parser.add_argument('--vendor-id', metavar='<id>', action='append',
+                            default=[], help='only GPUs of this PCI vendor '
+                            '(e.g. 10de; repeatable)')
+        parser.add_argument('--one-time-use', action='store_true',
+                            help='mark passthrough GPUs one_time_use (not '
+                                 'VFs: Nova refuses it there)')
+        parser.add_argument('--live-migratable', action='store_true',
+                            help='mark devices live_migratable and make the '
+                                 'aliases ask for such devices (Nova then '
+                                 'needs libvirt >= 10.0.0 and QEMU >= 8.2.2)')
+        parser.add_argument('--alias-prefix', metavar='<prefix>', default='',
+                            help='put this before each alias name')
+        parser.add_argument('--resource-class', metavar='<vendor:product='
+                            'class>', action='append', default=[],
+                            help='report these devices with this resource '
+                            'class (e.g. 10de:20b0=CUSTOM_A100; the alias '
+                            'asks for it; repeatable)')
+        parser.add_argument('--trait', metavar='<vendor:product=trait>',
+                            action='append', default=[],
+                            help='give these devices this trait in Placement '
+                            '(e.g. 10de:20b0=CUSTOM_NVLINK; repeatable)')
+        parser.add_argument('--mdev-type', metavar='<type>', action='append',
+                            default=[], help='enable this mdev type (e.g. '
+                            'nvidia-11; repeatable, GPUs are shared between '
+                            'them); default: the first type each GPU lists')
+        return parser
+
+    def take_action(self, args):
+        from gpuclient import nova_settings
+
+        for vendor in args.vendor_id:
+            if not _is_hex_id(vendor):
+                raise exceptions.CommandError(
+                    '--vendor-id %r: a PCI vendor id is 4 hex digits, e.g. '
+                    '10de' % vendor)
+        classes = dict(_per_device('--resource-class', text)
+                       for text in args.resource_class)
+        traits = {}
+        for text in args.trait:
+            pci_id, trait = _per_device('--trait', text)
+            traits.setdefault(pci_id, []).append(trait)
+        host = _read_host(args.sysfs)
+        found = nova_settings.generate(
+            host, vendor_ids=args.vendor_id, one_time_use=args.one_time_use,
+            live_migratable=args.live_migratable,
+            alias_prefix=args.alias_prefix, mdev_types=args.mdev_type,
+            classes=classes, traits=traits)
+        self._settings = found
+        return columns.record(GENERATE, {
+            'compute': nova_settings.as_data(found.compute),
+            'controller': nova_settings.as_data(found.controller),
+            'devices': found.devices, 'placement': found.placement,
+            'warnings': found.warnings})
+
+    def produce_output(self, parsed_args, column_names, data):
+        """The table view is nova.conf text (what an operator pastes);
+        every other format is the data."""
+        if parsed_args.formatter != 'table':
+            return super().produce_output(parsed_args, column_names, data)
+        from gpuclient import nova_settings
+
+        wanted = parsed_args.columns or ['compute', 'controller']
+        for name in ('compute', 'controller'):
+            text = nova_settings.ini(getattr(self._settings, name))
+            if name == 'compute' and text:
+                text += nova_settings.placement_text(
+                    self._settings.placement)
+            if name in wanted and text:
+                self.app.stdout.write('%s\n%s\n' % (_HEADINGS[name], text))
+        for warning in self._settings.warnings:
+            self.app.stderr.write('warning: %s\n' % warning)
+        return 0
+
+
+class CheckConfig(columns.FailsAfterOutput, lister.Lister):
+    """Check nova.conf files for the GPU settings mistakes Nova punishes.
+
+    The files are read together, as oslo.config reads several
+    --config-file (repeated keys add up; deprecated names count). One row
+    per problem with its fix: values Nova refuses (malformed JSON, unknown
+    keys), deprecated names, pci_in_placement without report_in_placement,
+    aliases asking for a class or trait no device_spec reports, repeated
+    alias names, one_time_use without report_in_placement; with --sysfs
+    also a PF matched together with its VFs, one_time_use on a VF and an
+    alias device_type the hardware does not have. Exits 1 if there is an
+    error, 0 when clean (warnings alone do not fail).
+    """
+
+    auth_required = False
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('files', metavar='<file>', nargs='+',
+                            type=options.nonempty('<file>',
+                                                  'a nova.conf path'),
+                            help='nova.conf files, in the order the service '
+                                 'reads them')
+        parser.add_argument('--sysfs', metavar='<dir>',
+                            type=options.nonempty('--sysfs', 'a directory '
+                                                  'laid out as /sys'),
+                            help='also check against this host\'s hardware: '
+                                 '/sys or a copy of it')
+        return parser
+
+    def take_action(self, args):
+        from gpuclient import nova_checks
+        from gpuclient import novaconf
+
+        try:
+            conf = novaconf.load(args.files)
+        except novaconf.ConfigError as e:
+            raise exceptions.CommandError(str(e))
+        host = _read_host(args.sysfs) if args.sysfs else None
+        found = nova_checks.check(conf, host)
+        errors = sum(f.level == nova_checks.ERROR for f in found)
+        if errors:
+            self.failure = '%d error%s in %s' % (
+                errors, '' if errors == 1 else 's', ', '.join(args.files))
+        elif not found:
+            self.app.stderr.write('no problems found in %s\n'
+                                  % ', '.join(args.files))
+        return columns.table(CHECK, found)
+
+
+def _per_device(option, text):
+    """('10de:20b0', 'CUSTOM_A100') from '10de:20b0=CUSTOM_A100'."""
+    pci_id, _, value = text.partition('=')
+    vendor, _, product = pci_id.strip().lower().partition(':')
+    if not (_is_hex_id(vendor) and _is_hex_id(product) and value.strip()
+            and ',' not in value):
+        raise exceptions.CommandError(
+            '%s %r: write VENDOR:PRODUCT=NAME, e.g. 10de:20b0=CUSTOM_A100'
+            % (option, text))
+    return '%s:%s' % (vendor, product), value.strip()
+
+
+def _is_hex_id(text):
+    return len(text) == 4 and all(c in '0123456789abcdefABCDEF'
+                                  for c in text)
