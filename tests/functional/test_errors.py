@@ -148,7 +148,11 @@ class TestInterrupt(base.SandboxTestCase):
              '--os-placement-endpoint-override', server.url,
              'gpu', 'device', 'list'],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True)
+            text=True,
+            # As at an operator's terminal: a runner that started us in the
+            # background may have left SIGINT ignored, and Python then
+            # installs no KeyboardInterrupt handler.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.addCleanup(lambda: process.poll() is None and process.kill())
         # The listing's requests are in flight once Placement has them.
         self.assertTrue(server.accepted.wait(60), 'no request came')
