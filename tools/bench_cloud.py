@@ -1,5 +1,8 @@
-"""The benchmark's cloud: a real Placement on SQLite, seeded in Nova's shape
-and served by gunicorn with two worker processes, as production serves it.
+"""The benchmark's cloud: a real Placement on SQLite, seeded in the shape of
+a production GPU cloud and served by gunicorn with two worker processes,
+as production serves it. Besides its 8 GPUs (Nova's, or Cyborg's on 5% of
+the hosts), every host's tree holds a NIC Nova passes through and
+Neutron's bandwidth providers, as those services write them.
 
 Seeding calls the real Placement WSGI application in-process (its real
 request handling, as placement.direct does, without a socket) with one
@@ -19,19 +22,44 @@ import time
 import urllib.request
 import uuid
 
-SEED_VERSION = 1  # bump when the shape changes: cached databases re-seed
+SEED_VERSION = 2  # bump when the shape changes: cached databases re-seed
 GPUS_PER_HOST = 8
 ALLOCATED = 0.60
 ONE_TIME_USE = 0.05
+# One host in CYBORG_EVERY (5%) has its GPUs managed by Cyborg, not Nova.
+CYBORG_EVERY = 20
 # Bus numbers of an 8-GPU server (a DGX-like board).
 BUSES = (0x18, 0x2A, 0x3A, 0x5D, 0x9A, 0xAB, 0xBA, 0xDB)
 # A mix of models, one per host, as fleets are bought.
 PCI_CLASSES = ('CUSTOM_PCI_10DE_20B7', 'CUSTOM_PCI_10DE_20B5',
                'CUSTOM_PCI_10DE_2330', 'CUSTOM_PCI_10DE_26B9')
+# Nova (resource_tracker, pci_placement_translator): OWNER_NOVA on roots
+# and on PCI children; COMPUTE_MANAGED_PCI_DEVICE on every PCI child.
 GPU_TRAITS = ['COMPUTE_MANAGED_PCI_DEVICE', 'OWNER_NOVA']
-HOST_TRAITS = ['COMPUTE_NODE', 'HW_CPU_X86_AVX2']
+HOST_TRAITS = ['COMPUTE_NODE', 'HW_CPU_X86_AVX2', 'OWNER_NOVA']
 HOST_INVENTORY = {'VCPU': 128, 'MEMORY_MB': 1048576, 'DISK_GB': 3500}
 SERVER_RESOURCES = {'VCPU': 8, 'MEMORY_MB': 65536, 'DISK_GB': 100}
+# Besides its GPUs, every host has one more device Nova passes through: an
+# Intel X710 NIC (not a GPU), named and traited as Nova names PCI devices.
+NIC = {'address': '0000:3B:00.0', 'resource_class': 'CUSTOM_PCI_8086_1572',
+       'traits': GPU_TRAITS}
+# Cyborg (nova-placement-facts.md, "Other services"): a GPU is a child of
+# the compute root named <host>_<pci address> (as the device reports it,
+# lower case), uuid3(NAMESPACE_DNS, name), class PGPU, traits OWNER_CYBORG
+# and CUSTOM_NVIDIA_<product>: here T4s (10de:1eb8).
+CYBORG_CLASS = 'PGPU'
+CYBORG_TRAITS = ['OWNER_CYBORG', 'CUSTOM_NVIDIA_1EB8']
+# Neutron's minimum-bandwidth providers (neutron placement_report, same
+# note): a child of the root per agent, '<host>:Open vSwitch agent', with a
+# child per bridge, '<agent>:br-ex', holding the bandwidth inventories.
+AGENT = 'Open vSwitch agent'
+BRIDGE = 'br-ex'
+AGENT_TRAITS = ['CUSTOM_VNIC_TYPE_NORMAL']
+BRIDGE_TRAITS = ['CUSTOM_PHYSNET_PHYSNET1', 'CUSTOM_VNIC_TYPE_NORMAL']
+BRIDGE_INVENTORY = {'NET_BW_EGR_KILOBIT_PER_SEC': 10000000,
+                    'NET_BW_IGR_KILOBIT_PER_SEC': 10000000}
+CUSTOM_CLASSES = PCI_CLASSES + (NIC['resource_class'],)
+CUSTOM_TRAITS = (CYBORG_TRAITS[1:] + AGENT_TRAITS + BRIDGE_TRAITS)
 HOSTS_PER_RESHAPE = 25
 WORKERS = 2
 THREADS_PER_WORKER = 4
@@ -44,24 +72,51 @@ def _id(*parts) -> str:
 
 
 def plan(n: int) -> dict:
-    """The fleet for N GPUs: hosts, their GPUs, which are one-time-use
-    (reserved, awaiting scrubbing) and which are held by a server."""
+    """The fleet for N GPU providers: hosts, their GPUs (Nova's, or
+    Cyborg's on 5% of the hosts), which are one-time-use (reserved, awaiting
+    scrubbing) and which are held by a server; and each host's providers
+    that are not GPUs (`others`: a NIC, Neutron's agent and bridge)."""
     hosts = []
     for h in range(-(-n // GPUS_PER_HOST)):
         name = 'gpu-node-%04d' % (h + 1)
-        resource_class = PCI_CLASSES[h % len(PCI_CLASSES)]
+        cyborg = h % CYBORG_EVERY == CYBORG_EVERY // 2
         # The last host has fewer GPUs when N is not a multiple of 8.
         buses = BUSES[:n - h * GPUS_PER_HOST]
-        gpus = [{'name': '%s_0000:%02X:00.0' % (name, bus),
-                 'uuid': _id(name, bus), 'resource_class': resource_class}
-                for bus in buses]
-        hosts.append({'name': name, 'uuid': _id(name), 'gpus': gpus})
+        if cyborg:
+            gpus = []
+            for bus in buses:
+                gpu_name = '%s_0000:%02x:00.0' % (name, bus)
+                gpus.append({
+                    'name': gpu_name, 'resource_class': CYBORG_CLASS,
+                    'uuid': str(uuid.uuid3(uuid.NAMESPACE_DNS, gpu_name)),
+                    'traits': CYBORG_TRAITS, 'owner': 'cyborg'})
+        else:
+            resource_class = PCI_CLASSES[h % len(PCI_CLASSES)]
+            gpus = [{'name': '%s_0000:%02X:00.0' % (name, bus),
+                     'uuid': _id(name, bus), 'resource_class': resource_class,
+                     'traits': GPU_TRAITS, 'owner': 'nova'}
+                    for bus in buses]
+        agent = '%s:%s' % (name, AGENT)
+        others = [
+            {'name': '%s_%s' % (name, NIC['address']),
+             'uuid': _id(name, 'nic'), 'traits': NIC['traits'],
+             'inventory': {NIC['resource_class']: 1}},
+            {'name': agent, 'uuid': _id(name, 'agent'),
+             'traits': AGENT_TRAITS, 'inventory': {}},
+            {'name': '%s:%s' % (agent, BRIDGE), 'uuid': _id(name, BRIDGE),
+             'parent': _id(name, 'agent'), 'traits': BRIDGE_TRAITS,
+             'inventory': BRIDGE_INVENTORY}]
+        hosts.append({'name': name, 'uuid': _id(name), 'gpus': gpus,
+                      'others': others, 'cyborg': cyborg})
     every = [g for host in hosts for g in host['gpus']]
     rng = random.Random(n)
-    chosen = rng.sample(every, round(n * (ALLOCATED + ONE_TIME_USE)))
-    for gpu in chosen[:round(n * ONE_TIME_USE)]:
+    # HW_PCI_ONE_TIME_USE is Nova's: 5% of all GPUs, among Nova's.
+    one_time_use = rng.sample([g for g in every if g['owner'] == 'nova'],
+                              round(n * ONE_TIME_USE))
+    for gpu in one_time_use:
         gpu['one_time_use'] = True
-    for i, gpu in enumerate(chosen[round(n * ONE_TIME_USE):]):
+    free = [g for g in every if not g.get('one_time_use')]
+    for i, gpu in enumerate(rng.sample(free, round(n * ALLOCATED))):
         gpu['consumer'] = _id('server', n, i)
     return {'n': n, 'hosts': hosts}
 
@@ -98,39 +153,50 @@ def _call(app, method, path, microversion, body=None):
 
 def _seed_hosts(app, hosts, project, user) -> None:
     generations = {}
-    for host in hosts:
+
+    def create(provider, parent):
         _call(app, 'POST', '/resource_providers', '1.20',
-              {'name': host['name'], 'uuid': host['uuid']})
-        for gpu in host['gpus']:
-            _call(app, 'POST', '/resource_providers', '1.20',
-                  {'name': gpu['name'], 'uuid': gpu['uuid'],
-                   'parent_provider_uuid': host['uuid']})
+              {'name': provider['name'], 'uuid': provider['uuid'],
+               'parent_provider_uuid': parent})
+
+    def set_traits(uuid, traits):
         # Traits first: each write bumps the generation the reshape needs.
-        generations[host['uuid']] = _call(
-            app, 'PUT', '/resource_providers/%s/traits' % host['uuid'],
-            '1.6', {'resource_provider_generation': 0,
-                    'traits': HOST_TRAITS})['resource_provider_generation']
+        generations[uuid] = _call(
+            app, 'PUT', '/resource_providers/%s/traits' % uuid, '1.6',
+            {'resource_provider_generation': 0, 'traits': traits}
+        )['resource_provider_generation']
+
+    for host in hosts:
+        create(host, None)
+        for child in host['gpus'] + host['others']:
+            create(child, child.get('parent', host['uuid']))
+        set_traits(host['uuid'], HOST_TRAITS)
         for gpu in host['gpus']:
-            traits = GPU_TRAITS + (['HW_PCI_ONE_TIME_USE']
-                                   if gpu.get('one_time_use') else [])
-            generations[gpu['uuid']] = _call(
-                app, 'PUT', '/resource_providers/%s/traits' % gpu['uuid'],
-                '1.6', {'resource_provider_generation': 0, 'traits': traits}
-            )['resource_provider_generation']
+            set_traits(gpu['uuid'], gpu['traits'] + (
+                ['HW_PCI_ONE_TIME_USE'] if gpu.get('one_time_use') else []))
+        for other in host['others']:
+            set_traits(other['uuid'], other['traits'])
     # Inventories and the servers' allocations in one atomic request per
     # batch of hosts, as Nova's reshaper would write them.
     inventories, allocations = {}, {}
+
+    def inventory(uuid, records):
+        inventories[uuid] = {
+            'resource_provider_generation': generations[uuid],
+            'inventories': records}
+
     for host in hosts:
-        inventories[host['uuid']] = {
-            'resource_provider_generation': generations[host['uuid']],
-            'inventories': {rc: {'total': total}
-                            for rc, total in HOST_INVENTORY.items()}}
+        inventory(host['uuid'], {rc: {'total': total}
+                                 for rc, total in HOST_INVENTORY.items()})
+        for other in host['others']:
+            if other['inventory']:
+                inventory(other['uuid'], {
+                    rc: {'total': total}
+                    for rc, total in other['inventory'].items()})
         for gpu in host['gpus']:
             reserved = 1 if gpu.get('one_time_use') else 0
-            inventories[gpu['uuid']] = {
-                'resource_provider_generation': generations[gpu['uuid']],
-                'inventories': {gpu['resource_class']: {
-                    'total': 1, 'reserved': reserved}}}
+            inventory(gpu['uuid'], {gpu['resource_class']: {
+                'total': 1, 'reserved': reserved}})
             if 'consumer' in gpu:
                 allocations[gpu['consumer']] = {
                     'allocations': {
@@ -166,14 +232,19 @@ def seed(database: str, n: int) -> dict:
                             no_fsync)
     app = deploy.loadapp(config)
     hosts = plan(n)['hosts']
-    for rc in PCI_CLASSES:
+    for rc in CUSTOM_CLASSES:
         _call(app, 'PUT', '/resource_classes/%s' % rc, '1.7')
+    for trait in CUSTOM_TRAITS:
+        _call(app, 'PUT', '/traits/%s' % trait, '1.6')
     for i in range(0, len(hosts), HOSTS_PER_RESHAPE):
         _seed_hosts(app, hosts[i:i + HOSTS_PER_RESHAPE],
                     _id('project'), _id('user'))
     gpus = [g for host in hosts for g in host['gpus']]
     return {'seed_version': SEED_VERSION, 'n': n, 'hosts': len(hosts),
             'gpus': len(gpus),
+            'cyborg_hosts': sum(host['cyborg'] for host in hosts),
+            'cyborg_gpus': sum(g['owner'] == 'cyborg' for g in gpus),
+            'other_providers': sum(len(host['others']) for host in hosts),
             'allocated': sum('consumer' in g for g in gpus),
             'one_time_use': sum(bool(g.get('one_time_use')) for g in gpus),
             'seconds': round(time.monotonic() - started, 1)}
@@ -235,10 +306,18 @@ class Server:
 
     def __enter__(self):
         os.makedirs(self.workdir, exist_ok=True)
+        policy = os.path.join(self.workdir, 'policy.yaml')
+        with open(policy, 'w') as f:
+            # noauth2 makes the token the user: Keystone's tokens (that
+            # Nova needs, see bench_ways.Clients) get no role. Every rule
+            # of Placement's API is "admin or service": allow it.
+            f.write('"admin_or_service_api": "@"\n'
+                    '"admin_or_project_reader_or_service_api": "@"\n')
         with open(os.path.join(self.workdir, 'placement.conf'), 'w') as f:
             f.write('[api]\nauth_strategy = noauth2\n'
+                    '[oslo_policy]\npolicy_file = %s\n'
                     '[placement_database]\nconnection = sqlite:///%s\n'
-                    % self.database)
+                    % (policy, self.database))
         if os.path.exists(self.access_log):
             os.unlink(self.access_log)
         env = dict(os.environ, OS_PLACEMENT_CONFIG_DIR=self.workdir)
@@ -286,9 +365,11 @@ class Server:
         except OSError:
             return 0
 
-    def requests_since(self, position: int) -> list[tuple[str, str, str]]:
-        """(method, path, microversion) of each request logged since
-        position. Workers log after answering: wait for the log to settle."""
+    def requests_since(self, position: int) -> list[tuple[str, str, str,
+                                                          int]]:
+        """(method, path, microversion, status) of each request logged
+        since position. Workers log after answering: wait for the log to
+        settle. A server error stops the bench."""
         size = -1
         while size != self.log_position():
             size = self.log_position()
@@ -300,12 +381,14 @@ class Server:
         for line in lines:
             # GET /path?query 200 placement 1.14  (or "-": no microversion)
             method, path, status, microversion = line.split(' ', 3)
-            if status != '200':
+            if status.startswith('5'):
                 raise RuntimeError('Placement answered %s: %s'
                                    % (status, line))
             requests.append((method, path.rstrip('?'),
-                             '' if microversion == '-' else microversion))
+                             '' if microversion == '-' else microversion,
+                             int(status)))
         return requests
+
 
 if __name__ == '__main__' and sys.argv[1:2] == ['seed']:
     print(json.dumps(seed(sys.argv[2], int(sys.argv[3]))))

@@ -1,5 +1,6 @@
 """The ways of reading every GPU's inventory and allocations that the
-benchmark times, from `gpu device list` down to the bare HTTP floor.
+benchmark times, from `gpu device list` down to the bare HTTP floor; the
+other commands timed as processes, Ctrl-C, and the sandbox as Nova.
 
 `inprocess` and `sequential` run in a child process of their own (run this
 file with the mode name), so that OSC's and the SDK's imports and global
@@ -15,6 +16,8 @@ import io
 import json
 import os
 import resource
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -32,18 +35,23 @@ THREADS = 8      # as gpuclient.http.MAX_WORKERS
 PCI_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
 
 
-def osc_env(endpoint: str) -> dict:
+def osc_env(endpoint: str, nova: Nova | None = None) -> dict:
     """The environment of an operator pointing OSC at a Placement with no
-    Keystone in front: admin_token sends OS_TOKEN to OS_ENDPOINT."""
+    Keystone in front: admin_token sends OS_TOKEN to OS_ENDPOINT; with
+    `nova`, a Keystone token that Nova takes too, and Nova's endpoint."""
     env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
     env.update(OS_AUTH_TYPE='admin_token', OS_TOKEN=TOKEN,
                OS_ENDPOINT=endpoint, PYTHONWARNINGS='ignore')
+    if nova:
+        env.update(OS_TOKEN=nova.token,
+                   OS_COMPUTE_ENDPOINT_OVERRIDE=nova.url)
     return env
 
 
-def run_process(argv, env,
-                stdout=subprocess.DEVNULL) -> tuple[float, int, float]:
-    """Wall seconds, peak RSS (KiB) and CPU seconds of one child."""
+def run_process(argv, env, stdout=subprocess.DEVNULL,
+                check: bool = True) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (KiB) and CPU seconds of one child; with
+    check=False, its exit code and stderr too."""
     started = time.perf_counter()
     process = subprocess.Popen(argv, env=env, stdout=stdout,
                                stderr=subprocess.PIPE,
@@ -55,10 +63,13 @@ def run_process(argv, env,
     elapsed = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     process.stderr.close()
-    if process.returncode:
+    if process.returncode and check:
         raise RuntimeError('%s failed (%d): %s' % (
             ' '.join(argv[-6:]), process.returncode, err.decode()[-500:]))
-    return elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    measured = elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    if check:
+        return measured
+    return measured + (process.returncode, err.decode(errors='replace'))
 
 
 def check_devices(devices: list[dict]) -> dict:
@@ -67,26 +78,79 @@ def check_devices(devices: list[dict]) -> dict:
 
 
 # -- 1. gpu device list -------------------------------------------------------
-def gpuclient_process(endpoint: str, repeats: int) -> list[dict]:
+def gpuclient_process(env: dict, repeats: int) -> list[dict]:
     """`openstack gpu device list -f json` as a whole process."""
     runs = []
     for _ in range(repeats):
         with tempfile.TemporaryFile() as out:
-            seconds, rss, _ = run_process([OPENSTACK] + DEVICE_LIST,
-                                          osc_env(endpoint), stdout=out)
+            seconds, rss, cpu = run_process([OPENSTACK] + DEVICE_LIST, env,
+                                            stdout=out)
             out.seek(0)
             devices = json.load(out)
-        runs.append({'seconds': seconds, 'rss_kb': rss,
+        runs.append({'seconds': seconds, 'rss_kb': rss, 'cpu_s': cpu,
                      'states': check_devices(devices)})
     return runs
+
+
+def command_process(env: dict, argv: list[str]) -> dict:
+    """One `openstack` command as a whole process: wall and CPU seconds,
+    exit code, rows shown (of -f json output) and its last stderr line."""
+    with tempfile.TemporaryFile() as out:
+        seconds, rss, cpu, rc, err = run_process(
+            [OPENSTACK] + argv, env, stdout=out, check=False)
+        out.seek(0)
+        try:
+            shown = json.load(out)
+        except ValueError:
+            shown = None
+    lines = err.strip().splitlines()
+    return {'seconds': seconds, 'cpu_s': cpu, 'rss_kb': rss, 'rc': rc,
+            'rows': len(shown) if isinstance(shown, list) else None,
+            'traceback': 'Traceback (most recent call last)' in err,
+            'stderr': lines[-1] if lines else ''}
+
+
+def sigint(env: dict, after: float, limit: float = 120) -> dict:
+    """Start `openstack gpu device list`, send it SIGINT (Ctrl-C) after
+    `after` seconds: how long it takes to exit, and how."""
+    process = subprocess.Popen(
+        [OPENSTACK] + DEVICE_LIST, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        # As at a terminal: a bench started in the background inherits
+        # SIGINT ignored, and Python then never raises KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(after)
+    if process.poll() is not None:
+        return {'exit_s': None, 'returncode': process.returncode,
+                'note': 'finished before the signal'}
+    process.send_signal(signal.SIGINT)
+    sent = time.perf_counter()
+    try:
+        _, err = process.communicate(timeout=limit)
+        exit_s = time.perf_counter() - sent
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+        return {'exit_s': None, 'returncode': None,
+                'note': 'still running %.0f s after SIGINT: killed' % limit}
+    err = err.decode(errors='replace')
+    return {'exit_s': exit_s, 'returncode': process.returncode,
+            'stderr_lines': len(err.strip().splitlines()),
+            'traceback': 'Traceback (most recent call last)' in err,
+            'stderr': err.strip()[-300:]}
 
 
 def _inprocess(repeats: int) -> dict:
     from openstackclient import shell
 
+    def cpu():
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
     def once(argv):
         out = io.StringIO()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu()
         with contextlib.redirect_stdout(out):
             try:
                 rc = shell.main(argv)
@@ -95,22 +159,24 @@ def _inprocess(repeats: int) -> dict:
         elapsed = time.perf_counter() - started
         if rc:
             raise SystemExit('%s failed: %s' % (' '.join(argv), rc))
-        return elapsed, out.getvalue()
+        return elapsed, cpu() - cpu_started, out.getvalue()
 
     # The command's own cost, without the imports: the process measurement
     # covers those. A --help run and the modules the command loads on first
     # use warm them without a request, so the server counts only the runs.
     once(DEVICE_LIST[:3] + ['--help'])
     import gpuclient.cloud  # noqa: F401
+    import gpuclient.compute  # noqa: F401
     import gpuclient.placement  # noqa: F401
 
     runs = [once(DEVICE_LIST) for _ in range(repeats)]
-    return {'seconds': [seconds for seconds, _ in runs],
-            'states': check_devices(json.loads(runs[0][1]))}
+    return {'seconds': [seconds for seconds, _, _ in runs],
+            'cpu_s': [cpu_s for _, cpu_s, _ in runs],
+            'states': check_devices(json.loads(runs[0][2]))}
 
 
-def gpuclient_inprocess(endpoint: str, repeats: int) -> dict:
-    return _child('inprocess', endpoint, repeats)
+def gpuclient_inprocess(env: dict, repeats: int) -> dict:
+    return _child('inprocess', env, repeats)
 
 
 # -- 2. the seeds' way --------------------------------------------------------
@@ -164,7 +230,7 @@ def _sequential(repeats: int) -> dict:
 
 
 def sequential(endpoint: str, repeats: int) -> dict:
-    return _child('sequential', endpoint, repeats)
+    return _child('sequential', osc_env(endpoint), repeats)
 
 
 # -- 4. the floor ------------------------------------------------------------
@@ -200,17 +266,126 @@ def _fetch_all(endpoint: str, requests: list[tuple[str, str]],
 
 
 def floor(endpoint: str, requests: list[tuple[str, str]],
-          threads: int = THREADS) -> float:
+          threads: int = THREADS) -> tuple[float, float]:
     """Exactly the GETs `gpu device list` sent (from the server's log), in
     its two rounds (the provider listings, then every per-provider read),
-    with the same concurrency."""
+    with the same concurrency: wall and client CPU seconds (this process
+    does nothing else meanwhile)."""
     listings = [r for r in requests if r[0].split('?')[0].rstrip('/')
                 == '/resource_providers']
     others = [r for r in requests if r not in listings]
     started = time.perf_counter()
+    cpu_started = _cpu()
     _fetch_all(endpoint, listings, threads)
     _fetch_all(endpoint, others, threads)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _cpu() - cpu_started
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# -- 5. commands that need Nova, on the sandbox cloud ------------------------
+SANDBOX = os.path.join(BIN, 'gpu-sandbox')
+IRONIC_FLAVORS = 20
+# A host of the sandbox's default fleet and the alias of its GPUs.
+SANDBOX_HOST, SANDBOX_ALIAS, SANDBOX_SERVERS = 'gpu-a30-1', 'a30', 2
+
+
+def _make_flavors(_: int) -> dict:
+    """Ironic flavors as Ironic's guide writes them (a custom class, and
+    zero VCPU/RAM/disk), and one GPU flavor to boot servers with."""
+    import openstack
+
+    conn = openstack.connect()
+    for i in range(IRONIC_FLAVORS):
+        flavor = conn.compute.create_flavor(
+            name='bm.bench-%02d' % i, ram=262144, vcpus=64, disk=1800)
+        conn.compute.create_flavor_extra_specs(flavor, {
+            'resources:CUSTOM_BAREMETAL_BENCH_%02d' % i: '1',
+            'resources:VCPU': '0', 'resources:MEMORY_MB': '0',
+            'resources:DISK_GB': '0'})
+    flavor = conn.compute.create_flavor(name='bench-gpu', ram=1024, vcpus=1,
+                                        disk=1)
+    conn.compute.create_flavor_extra_specs(flavor, {
+        'pci_passthrough:alias': '%s:1' % SANDBOX_ALIAS})
+    return {'flavors': IRONIC_FLAVORS + 1}
+
+
+def _sandbox_env(state: str) -> dict:
+    exports = subprocess.run([SANDBOX, '--state-dir', state, 'env'],
+                             stdout=subprocess.PIPE, text=True,
+                             check=True).stdout
+    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
+    for line in exports.splitlines():
+        if line.startswith('export ') and '=' in line:
+            key, value = line[len('export '):].split('=', 1)
+            env[key] = value.strip('\'"')
+    return dict(env, PYTHONWARNINGS='ignore')
+
+
+class Nova:
+    """The project's sandbox cloud (real Keystone and Nova; its own small
+    Placement unused here) as the Nova of the benchmark: the plugin's
+    commands ask Nova for hypervisors (every listing), flavors and servers.
+    Nova knows the sandbox's hosts, not the bench's: only the Placement
+    side is at scale. Its flavors: Ironic's and one GPU flavor; its servers:
+    SANDBOX_SERVERS on SANDBOX_HOST."""
+
+    def __enter__(self):
+        self.state = tempfile.mkdtemp(prefix='bench-sandbox-')
+        try:
+            subprocess.run([SANDBOX, '--state-dir', self.state, 'start'],
+                           check=True, stdout=subprocess.DEVNULL)
+            self.env = _sandbox_env(self.state)
+            subprocess.run([sys.executable, __file__, 'flavors', '0'],
+                           env=self.env, check=True,
+                           stdout=subprocess.DEVNULL)
+            for i in range(SANDBOX_SERVERS):
+                subprocess.run(
+                    [SANDBOX, '--state-dir', self.state, 'boot', '--wait',
+                     '--flavor', 'bench-gpu', 'bench-%d' % i],
+                    check=True, stdout=subprocess.DEVNULL)
+            # A pre-made token, as for Placement: Keystone's share of a
+            # command is the same at any scale and stays out of the figures.
+            self.token = self._openstack('token', 'issue', '-c', 'id')['id']
+            self.url = next(
+                e['url'] for service in self._openstack('catalog', 'list')
+                if service['Type'] == 'compute'
+                for e in service['Endpoints'] if e['interface'] == 'public')
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _openstack(self, *argv):
+        return json.loads(subprocess.run(
+            [OPENSTACK] + list(argv) + ['-f', 'json'], env=self.env,
+            stdout=subprocess.PIPE, text=True, check=True).stdout)
+
+    def requests(self, env: dict, argv: list[str]) -> list[str]:
+        """The requests a command sends Nova, as keystoneauth logs them
+        with --debug (Nova's own log is not the bench's to parse)."""
+        run = subprocess.run([OPENSTACK, '--debug'] + argv, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, text=True)
+        netloc = urllib.parse.urlsplit(self.url).netloc
+        sent = []
+        for line in run.stderr.splitlines():
+            if line.startswith('REQ: curl'):
+                words = line.split()
+                method, url = words[words.index('-X') + 1:][:2]
+                parts = urllib.parse.urlsplit(url.strip('"'))
+                if parts.netloc == netloc:
+                    sent.append('%s %s' % (method, parts.path + (
+                        '?' + parts.query if parts.query else '')))
+        return sent
+
+    def __exit__(self, *exc):
+        subprocess.run([SANDBOX, '--state-dir', self.state, 'stop'],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.state, ignore_errors=True)
 
 
 # -- plugin start-up overhead -------------------------------------------------
@@ -310,17 +485,17 @@ def _modules_import_ms(modules: list[str], runs: int) -> float:
         text=True, env=env, check=True).stdout) for _ in range(runs)) * 1000
 
 
-def _child(mode: str, endpoint: str, repeats: int) -> dict:
+def _child(mode: str, env: dict, repeats: int) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, mode, str(repeats)],
-        env=osc_env(endpoint), stdout=subprocess.PIPE, check=True,
+        env=env, stdout=subprocess.PIPE, check=True,
         text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 if __name__ == '__main__':
     mode, repeats = sys.argv[1], int(sys.argv[2])
-    result = {'inprocess': _inprocess, 'sequential': _sequential}[mode](
-        repeats)
+    result = {'inprocess': _inprocess, 'sequential': _sequential,
+              'flavors': _make_flavors}[mode](repeats)
     result['rss_kb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps(result))
