@@ -5,6 +5,7 @@ from cliff import lister
 
 from gpuclient.v1 import columns
 from gpuclient.v1 import device as device_cmd
+from gpuclient.v1 import options
 
 FINDING = (('severity', 'severity'), ('check', 'check'),
            ('subject', 'subject'), ('detail', 'detail'), ('fix', 'fix'))
@@ -66,10 +67,8 @@ class Audit(lister.Lister):
         parser.add_argument('--check', metavar='<check>', action='append',
                             default=[], help='run only this check (repeat '
                             'for several; see --list-checks)')
-        parser.add_argument('--nova-conf', metavar='<file>', action='append',
-                            default=[], help='a nova.conf to check flavors '
-                            'and device traits against (repeat for several '
-                            'files, read as nova reads them)')
+        options.add_nova_conf(parser, 'flavors and device traits are '
+                              'checked against it')
         parser.add_argument('--list-checks', action='store_true',
                             help='list the checks and why each matters')
         return parser

@@ -117,13 +117,8 @@ class CreateFlavor(show.ShowOne):
         parser.add_argument('--property', metavar='<key=value>',
                             action='append', default=[],
                             help='any other extra spec (repeatable)')
-        parser.add_argument('--nova-conf', metavar='<file>', action='append',
-                            type=options.nonempty('--nova-conf',
-                                                  'a nova.conf path'),
-                            default=[], help='nova.conf with the [pci] '
-                            'aliases: an alias it lacks is refused, and the '
-                            'alias\'s class bounds the count (repeat for '
-                            'several files)')
+        options.add_nova_conf(parser, 'an alias it lacks is refused, and '
+                              'the alias\'s class bounds the count')
         parser.add_argument('--dry-run', action='store_true',
                             help='check and show the flavor, create nothing '
                                  '(with the same permission checks)')
@@ -373,11 +368,8 @@ class FlavorCapacity(lister.Lister):
                             default='flavor',
                             help='one row per flavor (default), or per '
                                  'flavor and host')
-        parser.add_argument('--nova-conf', metavar='<file>', action='append',
-                            default=[],
-                            type=options.nonempty('--nova-conf', 'a file'),
-                            help='nova.conf with the [pci] aliases (repeat '
-                                 'for several files)')
+        options.add_nova_conf(parser, 'the [pci] aliases give passthrough '
+                              'flavors their class')
         return parser
 
     def take_action(self, args):

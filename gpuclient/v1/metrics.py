@@ -42,12 +42,8 @@ class Metrics(command.Command):
                             type=options.nonempty('--output', 'a file'),
                             help='write here, atomically (e.g. '
                                  '/var/lib/node_exporter/textfile/gpu.prom)')
-        parser.add_argument('--nova-conf', metavar='<file>', action='append',
-                            default=[],
-                            type=options.nonempty('--nova-conf', 'a file'),
-                            help='nova.conf with the [pci] '
-                            'aliases, for passthrough flavors\' capacity '
-                            '(repeat for several files)')
+        options.add_nova_conf(parser, 'the [pci] aliases give passthrough '
+                              'flavors\' capacity')
         return parser
 
     def take_action(self, args):

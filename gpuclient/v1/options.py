@@ -21,3 +21,13 @@ def nonempty(option: str, expected: str):
 
     parse.__name__ = expected  # argparse names the type in its messages
     return parse
+
+
+def add_nova_conf(parser, why: str) -> None:
+    """--nova-conf FILE (repeatable), for the commands that need what only
+    nova.conf knows (an alias's class and traits); `why` ends its help."""
+    parser.add_argument('--nova-conf', metavar='<file>', action='append',
+                        default=[],
+                        type=nonempty('--nova-conf', 'a nova.conf path'),
+                        help='a nova.conf, read as Nova reads it (repeat for '
+                             'several files): %s' % why)
