@@ -3,15 +3,12 @@ them to Nova's real libvirt driver (plain devices, SR-IOV PFs with their
 VFs, mdev-capable GPUs), so every provider Nova writes comes from Nova's
 code.
 
-A host's functions are records with the fields of gpuclient.sysfs
-.PciFunction (address, vendor_id, product_id, device_type, physfn, virtfns,
-numa_node, mdev_types): built from a fleet host here, or read from a copy of
-a host's /sys by gpuclient.sysfs.
+A host's functions are gpuclient.sysfs.PciFunction records: built from a
+fleet host here, or read from a copy of a host's /sys by gpuclient.sysfs.
 """
-import dataclasses
-
 from nova.tests.fixtures import libvirt as fakelibvirt
 
+from gpuclient import sysfs
 from gpuclient.sandbox import fleet as fleet_mod
 
 # libvirt's dev_type names in nova's fakelibvirt
@@ -19,39 +16,34 @@ _FAKE_TYPES = {'type-PCI': 'PCI', 'type-PF': 'PF', 'type-VF': 'VF'}
 VGPU_IDS = ('10de', '0ffe')  # GRID M60: Nova never shows a vGPU GPU's ids
 
 
-@dataclasses.dataclass(frozen=True)
-class MdevType:
-    id: str
-    name: str | None
-    available_instances: int
+def _function(address, vendor_id, product_id, numa_node, physfn=None,
+              virtfns=(), sriov_totalvfs=0, mdev_types=()):
+    """A fleet device as sysfs would show it, bound to vfio-pci; the class
+    code is left empty (Nova and fakelibvirt never read it)."""
+    return sysfs.PciFunction(
+        address=address, vendor_id=vendor_id, product_id=product_id,
+        class_code='', driver='vfio-pci', iommu_group=None,
+        numa_node=numa_node or 0, physfn=physfn, virtfns=tuple(virtfns),
+        sriov_totalvfs=sriov_totalvfs, sriov_numvfs=len(virtfns),
+        mdev_types=mdev_types)
 
 
-@dataclasses.dataclass(frozen=True)
-class Function:
-    address: str
-    vendor_id: str
-    product_id: str
-    device_type: str = 'type-PCI'
-    physfn: str | None = None
-    virtfns: tuple[str, ...] = ()
-    numa_node: int | None = 0
-    mdev_types: tuple[MdevType, ...] = ()
-
-
-def fleet_functions(host: fleet_mod.Host) -> list[Function]:
+def fleet_functions(host: fleet_mod.Host) -> list[sysfs.PciFunction]:
     functions = []
     for d in host.pci:
-        functions.append(Function(
-            d.address, d.vendor_id, d.product_id, d.device_type,
-            virtfns=tuple(d.vf_addresses()), numa_node=d.numa_node or 0))
-        functions.extend(Function(vf, d.vendor_id, d.vf_product_id,
-                                  'type-VF', physfn=d.address,
-                                  numa_node=d.numa_node or 0)
-                         for vf in d.vf_addresses())
+        vfs = tuple(d.vf_addresses())
+        # A type-PF device can have VFs even where the fleet enables none.
+        functions.append(_function(
+            d.address, d.vendor_id, d.product_id, d.numa_node, virtfns=vfs,
+            sriov_totalvfs=(max(len(vfs), 1) if d.device_type == 'type-PF'
+                            else 0)))
+        functions.extend(_function(vf, d.vendor_id, d.vf_product_id,
+                                   d.numa_node, physfn=d.address)
+                         for vf in vfs)
     if host.vgpu:
-        functions.extend(Function(
-            a, *VGPU_IDS, mdev_types=(MdevType(
-                host.vgpu.mdev_type, None, host.vgpu.per_gpu),))
+        functions.extend(_function(
+            a, *VGPU_IDS, None, mdev_types=(sysfs.MdevType(
+                host.vgpu.mdev_type, None, host.vgpu.per_gpu, 'vfio-pci'),))
             for a in host.vgpu.addresses)
     return functions
 
