@@ -51,6 +51,21 @@ class Cloud:
         return placement.Placement(self._service('placement'))
 
     @functools.cached_property
+    def host_names(self):
+        """Nova's hypervisor hostname -> service host map: one paged
+        os-hypervisors read per command. A user Nova does not let list
+        hypervisors gets the root provider names as hosts."""
+        from gpuclient import selection
+
+        try:
+            hypervisors = self.compute.hypervisors()
+        except http.CloudError as e:
+            if e.status != 403:
+                raise
+            hypervisors = []
+        return selection.HostNames(hypervisors)
+
+    @functools.cached_property
     def compute(self):
         from gpuclient import compute
 

@@ -89,7 +89,7 @@ def server_devices(cloud, server: dict, held: dict) -> list[devices.Device]:
     roots = set(http.gather(root, sorted(set(held) - seen))) - {None}
     snapshots += http.gather(lambda r: placement.snapshot(root=r),
                              sorted(roots))
-    hosts = device_cmd.host_names(cloud).mapping
+    hosts = cloud.host_names.mapping
     return [d for s in snapshots for d in devices.build(s, hosts)]
 
 
@@ -257,7 +257,7 @@ class ListAllocation(lister.Lister):
         size of the cloud."""
         if not host:
             return {s['id']: s for s in cloud.compute.servers()}
-        names = device_cmd.host_names(cloud)
+        names = cloud.host_names
         servers = {}
         for service_host in sorted({names.service_host(h) for h in
                                     names.hypervisors(host)} or {host}):
@@ -281,7 +281,7 @@ class ListAllocation(lister.Lister):
         """Whether a server runs on --host (either spelling, any case)."""
         if not host:
             return True
-        names = {n.lower() for n in device_cmd.host_names(cloud).hypervisors(
+        names = {n.lower() for n in cloud.host_names.hypervisors(
             host)} | {host.lower()}
         return bool(names & {(server.get(k) or '').lower() for k in (
             'OS-EXT-SRV-ATTR:host', 'OS-EXT-SRV-ATTR:hypervisor_hostname')})

@@ -28,7 +28,7 @@ def read(cloud, host=None, nova_conf=None):
     from gpuclient import http
 
     placement, compute = cloud.placement, cloud.compute
-    hosts = device_cmd.host_names(cloud).mapping
+    hosts = cloud.host_names.mapping
     snapshots = device_cmd.snapshots(cloud, host)
     servers, flavor_list, in_use = http.gather(
         lambda read: read(), [compute.servers, compute.flavors,

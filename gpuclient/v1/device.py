@@ -61,29 +61,13 @@ def add_all_devices_option(parser):
                              'functions...), each with its device type')
 
 
-def host_names(cloud) -> selection.HostNames:
-    """Nova's hypervisor hostname -> service host map: one paged
-    os-hypervisors read per command, kept on the client. A user Nova does
-    not let list hypervisors gets the root provider names as hosts."""
-    found = getattr(cloud, '_gpu_host_names', None)
-    if found is None:
-        try:
-            hypervisors = cloud.compute.hypervisors()
-        except http.CloudError as e:
-            if e.status != 403:
-                raise
-            hypervisors = []
-        found = cloud._gpu_host_names = selection.HostNames(hypervisors)
-    return found
-
-
 def _roots(cloud, host: str) -> list[str]:
     """Root provider UUIDs of a host named either way, in any case."""
     if not host.strip():
         raise exceptions.CommandError(
             'an empty host name: give a service host or hypervisor hostname')
     roots = []
-    for name in host_names(cloud).hypervisors(host) or [host]:
+    for name in cloud.host_names.hypervisors(host) or [host]:
         try:
             roots.append(cloud.placement.root(name)['uuid'])
         except http.NotFound:
@@ -109,7 +93,7 @@ def load(cloud, host=None, with_traits=False, traits=(), root=None,
     host (service host or hypervisor hostname), of one root provider, or
     of the cloud, with Nova's service hosts; `traits` are filtered by
     Placement."""
-    hosts = host_names(cloud).mapping
+    hosts = cloud.host_names.mapping
     return [d for s in snapshots(cloud, host, with_traits, traits, root)
             for d in devices.build(s, hosts) if d.is_gpu or all_devices]
 
@@ -227,7 +211,7 @@ class ListDevice(lister.Lister):
                           traits=tuple(t.upper() for t in args.trait))
         if not args.host and not any(s.pci_managed for s in taken):
             self.app.stderr.write(NO_PCI_IN_PLACEMENT + '\n')
-        hosts = host_names(cloud).mapping
+        hosts = cloud.host_names.mapping
         found = [d for s in taken for d in devices.build(s, hosts)
                  if (d.is_gpu or args.all_devices) and filters.match(d)]
         for d in found:
