@@ -111,6 +111,22 @@ class Cloud(base.ServersTestBase):
             compute.driver._host.get_node_uuid()
         self.computes[host.name] = compute
 
+    def _run_periodics(self, raise_on_error=False):
+        """Nova's, without holding the cell fixture's lock meanwhile.
+
+        nova/test.py runs each update inside target_cell, i.e. holding the
+        CellDatabases read lock, while update_available_resource waits on
+        worker threads that take that lock too. An API request that targets
+        another cell in between (the fault of a server buried in cell0 by
+        NoValidHost) queues as a writer, and all three wait forever. The
+        context is targeted with set_target_cell instead, which the fixture
+        reads without its lock."""
+        for host, compute in self.computes.items():
+            ctx = nova_context.get_admin_context()
+            nova_context.set_target_cell(
+                ctx, self.host_mappings[host].cell_mapping)
+            compute.manager.update_available_resource(ctx)
+
     def runTest(self):  # unittest wants a test method to build the case
         pass
 
