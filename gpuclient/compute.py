@@ -40,6 +40,13 @@ class Compute:
             params['all_tenants'] = 1
         return self._pages('/servers/detail', 'servers', params)
 
+    def a_server(self, **filters) -> dict | None:
+        """One server of any project that matches the filters (its id and
+        name), or None."""
+        found = self.service.get('/servers', MICROVERSION, params=dict(
+            filters, all_tenants=1, limit=1))['servers']
+        return found[0] if found else None
+
     def hypervisors(self) -> list[dict]:
         """Every compute node in detail (2.53+: paged, by UUID), for its
         hypervisor_hostname (Placement's root provider name) and

@@ -220,6 +220,14 @@ def classify(kind: str, resource_class: str, ident: str | None,
     return False, 'other'
 
 
+def is_gpu_class(resource_class: str) -> bool:
+    """Whether a Nova PCI device of this class is a GPU, by classify()'s
+    rule (Nova gives each PCI provider one class, so the class decides)."""
+    ident = pci_id(resource_class)
+    device_name = pciids.names(*ident.split(':'))[1] if ident else None
+    return classify(PASSTHROUGH, resource_class, ident, device_name)[0]
+
+
 def _names(name: str | None, wanted: list[str]) -> bool:
     """Whether the words `wanted` appear together in a name, or spell it
     without spaces ('RTX3090')."""

@@ -198,11 +198,30 @@ def custom_classes(specs: dict[str, str]) -> set[str]:
     return {rc for _, rc, _ in resources(specs) if rc.startswith('CUSTOM_')}
 
 
-def needs_placement(specs_list) -> bool:
-    """Whether some spec names a CUSTOM_ class that only Placement can tell
-    to be a PCI device or a vGPU (CUSTOM_PCI_ ones say so by name)."""
-    return any(not rc.startswith(PCI_CLASS_PREFIX)
-               for specs in specs_list for rc in custom_classes(specs))
+def classes_to_judge(specs_list) -> list[str]:
+    """The CUSTOM_ classes the specs name that only Placement can tell to
+    be a GPU's (CUSTOM_PCI_ ones say so by name)."""
+    return sorted({rc for specs in specs_list for rc in custom_classes(specs)
+                   if not rc.startswith(PCI_CLASS_PREFIX)})
+
+
+def judge_class(resource_class: str, holders, pci_managed) -> str | None:
+    """What the providers `holders` of a custom class make it: 'pci' (a
+    GPU class Nova manages), VGPU (the libvirt driver's GPUs hold it) or
+    'other' (an Ironic node's, a NIC's); None when `holders` is empty and
+    nothing tells. holders None: Placement knows no such class ('other').
+    pci_managed: UUIDs of the providers with COMPUTE_MANAGED_PCI_DEVICE."""
+    if holders is None:
+        return 'other'
+    for p in holders:
+        if p['uuid'] in pci_managed:
+            # Nova gives each PCI provider one class; GPUs only, as
+            # gpu_classes() counts the GPU devices.
+            return 'pci' if devices.is_gpu_class(resource_class) else 'other'
+        if p['parent_provider_uuid'] and devices.is_libvirt_gpu_name(
+                p['name']):
+            return VGPU
+    return 'other' if holders else None
 
 
 def gpu_classes(found) -> tuple[set[str], set[str]]:

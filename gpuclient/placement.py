@@ -3,6 +3,7 @@ microversion it needs."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import time
 
@@ -169,7 +170,8 @@ class Placement:
         return found[0]
 
     def snapshot(self, host: str | None = None, root: str | None = None,
-                 with_traits: bool = False, required=()) -> Snapshot:
+                 with_traits: bool = False, required=(),
+                 gpus_only: bool = False) -> Snapshot:
         """Every device provider of one tree (`host` or `root` uuid) or of
         the cloud, with inventories and allocations: 4 listings (5 with
         `required` traits, which Placement filters), then two requests per
@@ -178,6 +180,13 @@ class Placement:
         Which children are devices is decided from the listings (names and
         the traits listed), before any read: other services' providers
         (Neutron's bandwidth subtree) cost nothing more.
+
+        gpus_only leaves out Nova's PCI devices that are not GPUs (a NIC,
+        an NVMe drive): their allocations are not read, and (without
+        `required`) one more listing, of the custom classes, and one per
+        class that is not a GPU's name those with room free, which cost
+        nothing more; a full one costs its inventory read (Placement lists
+        providers of a class only with room for more of it).
         """
         from gpuclient import devices
 
@@ -186,25 +195,74 @@ class Placement:
         traits = [None, PCI_DEVICE_TRAIT, ONE_TIME_USE_TRAIT, CYBORG_TRAIT]
         if required:
             traits.append(','.join(sorted(set(required))))
-        listings = http.gather(lambda trait: self._listing(root, trait),
-                               traits)
+        reads = [functools.partial(self._listing, root, t) for t in traits]
+        # With `required`, the few providers listed cost less than the
+        # class listings (each names every device of its class with room).
+        by_class = gpus_only and not required
+        if by_class:
+            reads.append(self.custom_classes)
+        listings = http.gather(lambda read: read(), reads)
         providers, pci_managed, one_time_use, cyborg = (
             listings[0], *({p['uuid'] for p in found}
                            for found in listings[1:4]))
         snap = Snapshot(providers, pci_managed, one_time_use, cyborg)
         wanted = ({p['uuid'] for p in listings[4]} if required
                   else {p['uuid'] for p in providers})
+        if by_class:
+            # Nova gives each PCI provider one class: holding another
+            # device's class, it is no GPU.
+            others = [rc for rc in listings[-1]
+                      if not devices.is_gpu_class(rc)]
+            for found in http.gather(
+                    lambda rc: self.with_room_for(rc, root) or (), others):
+                wanted -= {p['uuid'] for p in found} & pci_managed
         candidates = [p for p in providers if p['uuid'] in wanted
                       and devices.may_be_device(p, pci_managed, cyborg)]
         reads = []
         for p in candidates:
-            reads += [(p['uuid'], 'inventories'), (p['uuid'], 'allocations')]
+            uuid = p['uuid']
+            if gpus_only and uuid in pci_managed:
+                reads.append((uuid, 'gpu_records'))
+            else:
+                reads += [(uuid, 'inventories'), (uuid, 'allocations')]
             # Traits name a Cyborg GPU's model and an unlisted owner.
-            if with_traits or not (p['uuid'] in pci_managed
+            if with_traits or not (uuid in pci_managed
                                    or devices.is_libvirt_gpu_name(p['name'])):
-                reads.append((p['uuid'], 'traits'))
+                reads.append((uuid, 'traits'))
         self._fetch(snap, reads)
         return snap
+
+    def custom_classes(self) -> list[str]:
+        return [rc['name'] for rc in self.service.get(
+            '/resource_classes', '1.2')['resource_classes']
+            if rc['name'].startswith('CUSTOM_')]
+
+    def with_room_for(self, resource_class: str,
+                      root: str | None = None) -> list[dict] | None:
+        """The providers (of one tree) with room for one more unit of a
+        class; None if Placement knows no such class."""
+        try:
+            return self.service.get(
+                '/resource_providers', '1.14',
+                params=dict({'resources': '%s:1' % resource_class},
+                            **({'in_tree': root} if root else {})),
+            )['resource_providers']
+        except http.CloudError as e:
+            if e.status == 400:
+                return None
+            raise
+
+    def gpu_records(self, uuid: str) -> dict:
+        """A Nova PCI provider's inventories, and its allocations only if
+        its class is a GPU's (a NIC's are not read)."""
+        from gpuclient import devices
+
+        body = self.inventories(uuid)
+        classes = sorted(body['inventories'])
+        if classes and devices.is_gpu_class(classes[0]):
+            return {'inventories': body,
+                    'allocations': self.allocations(uuid)}
+        return {'inventories': body}
 
     def _listing(self, root: str | None, trait: str | None) -> list[dict]:
         try:
@@ -218,12 +276,14 @@ class Placement:
         def one(request):
             uuid, kind = request
             try:
-                return uuid, kind, getattr(self, kind)(uuid)
+                body = getattr(self, kind)(uuid)
             except http.NotFound:  # deleted since the listing: leave it out
-                return uuid, kind, None
+                return []
+            return (list(body.items()) if kind == 'gpu_records'
+                    else [(kind, body)])
 
-        for uuid, kind, body in http.gather(one, requests):
-            if body is not None:
+        for (uuid, _), found in zip(requests, http.gather(one, requests)):
+            for kind, body in found:
                 getattr(snap, kind)[uuid] = body
 
     # -- capacity (F) --------------------------------------------------------

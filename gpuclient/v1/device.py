@@ -79,12 +79,14 @@ def _roots(cloud, host: str) -> list[str]:
     return roots
 
 
-def snapshots(cloud, host=None, with_traits=False, traits=(), root=None):
+def snapshots(cloud, host=None, with_traits=False, traits=(), root=None,
+              gpus_only=False):
     """placement.Snapshots of one host's trees (or one root's, or the
     cloud's), one after the other: each reads concurrently already."""
     roots = [root] if root else _roots(cloud, host) if host else [None]
     return [cloud.placement.snapshot(root=r, with_traits=with_traits,
-                                     required=traits) for r in roots]
+                                     required=traits, gpus_only=gpus_only)
+            for r in roots]
 
 
 def load(cloud, host=None, with_traits=False, traits=(), root=None,
@@ -94,7 +96,8 @@ def load(cloud, host=None, with_traits=False, traits=(), root=None,
     of the cloud, with Nova's service hosts; `traits` are filtered by
     Placement."""
     hosts = cloud.host_names.mapping
-    return [d for s in snapshots(cloud, host, with_traits, traits, root)
+    return [d for s in snapshots(cloud, host, with_traits, traits, root,
+                                 gpus_only=not all_devices)
             for d in devices.build(s, hosts) if d.is_gpu or all_devices]
 
 
@@ -208,7 +211,8 @@ class ListDevice(lister.Lister):
             vendor_id=args.vendor_id, product_id=args.product_id,
             state=args.state, kind=args.kind)
         taken = snapshots(cloud, args.host, with_traits=args.long,
-                          traits=tuple(t.upper() for t in args.trait))
+                          traits=tuple(t.upper() for t in args.trait),
+                          gpus_only=not args.all_devices)
         if not args.host and not any(s.pci_managed for s in taken):
             self.app.stderr.write(NO_PCI_IN_PLACEMENT + '\n')
         hosts = cloud.host_names.mapping

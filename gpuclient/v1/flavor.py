@@ -23,12 +23,58 @@ FLAVOR_SHOW = FLAVOR_LIST + _DETAIL + (
     ('Extra Specs', 'extra_specs'))
 
 
-def gpu_classes(cloud, specs_list) -> tuple[set[str], set[str]]:
-    """(Nova-managed PCI classes, vGPU classes), from Placement only where
-    the specs need it."""
-    if not flavors.needs_placement(specs_list):
+def gpu_classes(cloud, found) -> tuple[set[str], set[str]]:
+    """(Nova-managed PCI classes, vGPU classes) among the custom classes
+    the flavors `found` name, each judged by who holds it (see
+    flavors.judge_class): the providers with room for one more (one
+    listing per class); for a class none has room for, the allocation of
+    one server of a flavor naming it; only if neither tells, every
+    device's classes (the whole scan)."""
+    from gpuclient import placement as placement_api
+
+    specs = {f['id']: f.get('extra_specs') or {} for f in found}
+    asked = flavors.classes_to_judge(specs.values())
+    if not asked:
         return set(), {flavors.VGPU}
-    return flavors.gpu_classes(device.load(cloud))
+    placement = cloud.placement
+    pci_managed, *holders = http.gather(lambda read: read(), [
+        lambda: placement.holders(placement_api.PCI_DEVICE_TRAIT)] + [
+        lambda rc=rc: placement.with_room_for(rc) for rc in asked])
+    pci_managed = {p['uuid'] for p in pci_managed}
+    verdicts = dict(zip(asked, (flavors.judge_class(rc, h, pci_managed)
+                                for rc, h in zip(asked, holders))))
+    unknown = [rc for rc, verdict in verdicts.items() if verdict is None]
+    verdicts.update(zip(unknown, http.gather(
+        lambda rc: _judge_by_allocation(cloud, rc, pci_managed, [
+            fid for fid, s in specs.items()
+            if rc in flavors.custom_classes(s)]), unknown)))
+    if None in verdicts.values():
+        return flavors.gpu_classes(device.load(cloud))
+    return ({rc for rc, v in verdicts.items() if v == 'pci'},
+            {flavors.VGPU} | {rc for rc, v in verdicts.items()
+                              if v == flavors.VGPU})
+
+
+def _judge_by_allocation(cloud, rc, pci_managed, flavor_ids):
+    """judge_class of the providers that hold `rc` for a server of one of
+    the flavors (the first one with a server that holds it), or None."""
+    placement = cloud.placement
+    for flavor_id in flavor_ids:
+        server = cloud.compute.a_server(flavor=flavor_id)
+        if server is None:
+            continue
+        held = placement.consumer_allocations(server['id'])['allocations']
+        providers = []
+        for uuid, allocation in held.items():
+            if rc in allocation['resources']:
+                try:
+                    providers.append(placement.provider(uuid))
+                except http.NotFound:   # deleted since
+                    pass
+        verdict = flavors.judge_class(rc, providers, pci_managed)
+        if verdict is not None:
+            return verdict
+    return None
 
 
 class CreateFlavor(show.ShowOne):
@@ -284,8 +330,7 @@ class ListFlavor(lister.Lister):
     def take_action(self, args):
         cloud = self.app.client_manager.gpu
         found = cloud.compute.flavors()
-        pci_classes, vgpu_classes = gpu_classes(
-            cloud, [f.get('extra_specs') or {} for f in found])
+        pci_classes, vgpu_classes = gpu_classes(cloud, found)
         rows = []
         for f in found:
             specs = f.get('extra_specs') or {}

@@ -86,6 +86,22 @@ class TestDeviceList(base.SandboxTestCase):
         summary = self.gpu('device', 'summary', '--all-devices')
         self.assertEqual(len(rows), sum(g['Devices'] for g in summary))
 
+    def test_a_nic_out_of_service_is_still_no_gpu(self):
+        # A device with no room left is not in Placement's listing of its
+        # class: the plain list must judge it by its inventory instead.
+        nic = '%s_0000:3B:00.0' % L40S_HYPERVISOR
+        self.set_reserved(nic, 'CUSTOM_PCI_8086_1572', 1)
+        self.addCleanup(self.set_reserved, nic, 'CUSTOM_PCI_8086_1572', 0)
+        listed = {(r['Host'], r['Address'])
+                  for r in self.gpu('device', 'list', '--host', L40S_HOST)}
+        self.assertEqual({(L40S_HOST, '0000:1b:00.0'),
+                          (L40S_HOST, '0000:1c:00.0')}, listed)
+        row, = [r for r in self.gpu('device', 'list', '--all-devices',
+                                    '--host', L40S_HOST)
+                if r['Device Type'] == 'NIC']
+        self.assertEqual(('0000:3b:00.0', 'reserved'),
+                         (row['Address'], row['State']))
+
     def test_host_by_service_host_or_hypervisor_hostname(self):
         by_service = self.gpu('device', 'list', '--host', L40S_HOST)
         self.assertEqual({(L40S_HOST, '0000:1b:00.0'),

@@ -267,6 +267,38 @@ class TestList(FlavorTestCase):
         self.assertNotIn('m1.tiny', rows)
         self.assertNotIn('Extra Specs', rows[a30])
 
+    def test_custom_classes_judged_by_who_holds_them(self):
+        # Ironic's flavors name custom classes too; a vGPU class may be
+        # custom ([mdev_<type>] mdev_class); CUSTOM_A100 is a device_spec
+        # resource_class. Each is judged with every device of it taken.
+        ironic = self.create_flavor({'resources:CUSTOM_BAREMETAL_GOLD': '1',
+                                     'resources:VCPU': '0'})
+        a16 = self.create_flavor({'resources:CUSTOM_VGPU_A16': '1'})
+        leaky = self.create_flavor({'resources:CUSTOM_A100': '1'})
+        a100s = sorted(p['name'] for p in self.placement(
+            'GET', '/resource_providers',
+            params={'resources': 'CUSTOM_A100:1'})['resource_providers'])
+        self.assertEqual(4, len(a100s))
+        expected = {a16: ['1 × CUSTOM_VGPU_A16 (vGPU)'],
+                    leaky: ['1 × CUSTOM_A100 (resources: without an alias: '
+                            'no device attached, the GPU leaks)']}
+
+        def listed():
+            rows = {r['Name']: r['GPU Request']
+                    for r in self.gpu('flavor', 'list')}
+            self.assertNotIn(ironic, rows)
+            return {name: rows.get(name) for name in expected}
+
+        self.assertEqual(expected, listed())
+        for name in a100s:      # every A100 out of service, none held
+            self.set_reserved(name, 'CUSTOM_A100', 1)
+            self.addCleanup(self.set_reserved, name, 'CUSTOM_A100', 0)
+        self.assertEqual(expected, listed())
+        self.set_reserved(a100s[0], 'CUSTOM_A100', 0)
+        server = self.boot(leaky)   # holds the last A100 (and leaks it)
+        self.assertIn(a100s[0], self.allocations(server['id']))
+        self.assertEqual(expected, listed())
+
     def test_long_adds_extra_specs(self):
         name = self.flavor_name()
         self.gpu('flavor', 'create', name, *SIZE, '--alias', 'a30',

@@ -289,6 +289,7 @@ class TestClassify(testtools.TestCase):
                 ('CUSTOM_WHATEVER', (True, 'GPU')),           # cannot tell
                 ('PGPU', (True, 'GPU'))):
             self.assertEqual(expected, self.classify(rc), rc)
+            self.assertEqual(expected[0], devices.is_gpu_class(rc), rc)
         self.assertEqual((True, 'GPU'),
                          self.classify('CUSTOM_NIC', devices.VGPU))
 

@@ -145,12 +145,51 @@ class TestCheck(TestCase):
                                          'CUSTOM_A100', {'CUSTOM_A100'}))
         flavors.check_vgpu_class('CUSTOM_NVIDIA_35', {'CUSTOM_A100'})
 
-    def test_needs_placement_only_for_unnamed_custom_classes(self):
-        self.assertFalse(flavors.needs_placement([
+    def test_classes_to_judge_are_the_unnamed_custom_ones(self):
+        self.assertEqual([], flavors.classes_to_judge([
             {'resources:VGPU': '1'}, {'resources:CUSTOM_PCI_10DE_20B7': '1'},
             {'pci_passthrough:alias': 'a30:1'}]))
-        self.assertTrue(flavors.needs_placement([
-            {'resources_gpu:CUSTOM_NVIDIA_35': '1'}]))
+        self.assertEqual(['CUSTOM_BAREMETAL_GOLD', 'CUSTOM_NVIDIA_35'],
+                         flavors.classes_to_judge([
+                             {'resources_gpu:CUSTOM_NVIDIA_35': '1'},
+                             {'resources:CUSTOM_BAREMETAL_GOLD': '1'},
+                             {'resources:CUSTOM_NVIDIA_35': '2'}]))
+
+
+class TestJudgeClass(TestCase):
+    """A custom class is a GPU's by who holds it."""
+
+    NIC = {'uuid': 'nic', 'name': 'h1_0000:3b:00.0',
+           'parent_provider_uuid': 'h1'}
+    A100 = {'uuid': 'a100', 'name': 'h1_0000:81:00.0',
+            'parent_provider_uuid': 'h1'}
+    VGPU_GPU = {'uuid': 'g', 'name': 'h2_pci_0000_84_00_0',
+                'parent_provider_uuid': 'h2'}
+    IRONIC_NODE = {'uuid': 'node', 'name': 'node-1',
+                   'parent_provider_uuid': None}
+
+    def test_nova_pci_device(self):
+        self.assertEqual('pci', flavors.judge_class(
+            'CUSTOM_A100', [self.A100], {'a100', 'nic'}))
+        # Nova's, but a NIC: no GPU flavor asks for it.
+        self.assertEqual('other', flavors.judge_class(
+            'CUSTOM_NIC_X710', [self.NIC], {'a100', 'nic'}))
+
+    def test_vgpu_gpu(self):
+        self.assertEqual(flavors.VGPU, flavors.judge_class(
+            'CUSTOM_NVIDIA_35', [self.VGPU_GPU], set()))
+
+    def test_ironic_node_and_unknown_class(self):
+        self.assertEqual('other', flavors.judge_class(
+            'CUSTOM_BAREMETAL_GOLD', [self.IRONIC_NODE], {'a100'}))
+        self.assertEqual('other', flavors.judge_class(
+            'CUSTOM_BAREMETAL_GOLD', None, {'a100'}))
+
+    def test_no_holder_tells_nothing(self):
+        self.assertIsNone(flavors.judge_class('CUSTOM_A100', [], {'a100'}))
+        # A device of no known owner (not traited, not named by libvirt).
+        self.assertEqual('other', flavors.judge_class(
+            'CUSTOM_A100', [self.A100], set()))
 
 
 def device(host, kind, rc, uuid):
