@@ -39,8 +39,8 @@ demo: $(VENV)/.installed
 # for the run (its own state dir, so a demo sandbox is left alone): the
 # default fleet first, then, once it is stopped, the legacy fleet (PCI not
 # in Placement) for tests/functional/legacy, then tests/functional/rehearsal,
-# whose tests start their own one-host sandboxes one at a time. Never two
-# sandboxes at once.
+# whose tests (rehearsals, gpu-sandbox's own start and stop) start their own
+# one-host sandboxes one at a time. Never two sandboxes at once.
 FUNCTIONAL := GPU_SANDBOX_STATE_DIR=$(TEST_STATE) $(BIN)/stestr --test-path tests/functional run --concurrency 1
 test: $(VENV)/.installed-test
 	$(BIN)/stestr --test-path tests/unit run

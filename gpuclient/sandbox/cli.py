@@ -20,6 +20,11 @@ from gpuclient.sandbox import client
 from gpuclient.sandbox import fleet as fleet_mod
 from gpuclient.sandbox import rehearsal
 
+# Seconds `start` waits for Keystone, then for Nova's computes to report
+# every device to Placement: 19 s for the default fleet on an idle 2-core
+# machine (12 s for a rehearsal), several times that while another sandbox
+# boots servers. Each request the wait makes has its own timeout
+# (client.REQUEST_TIMEOUT).
 START_TIMEOUT = 180
 
 

@@ -14,6 +14,18 @@ MEMBER = {'project': 'gpu-tenant', 'user': 'gpu-member'}
 # The image Nova's fake Glance serves; the sandbox has no image service.
 IMAGE = '155d900f-4e14-4e4c-a73d-069cbf4541e6'
 BOOT_MICROVERSION = '2.86'
+# Seconds any one request to a sandbox service may wait for an answer
+# (keystoneauth's default is forever, so a hung service hung the whole
+# test run). Answers take milliseconds; 120 s leaves room for a 2-core
+# machine busy booting servers and running periodic updates, and still
+# fails the one test, not the run.
+REQUEST_TIMEOUT = 120
+# The control server's /periodic runs update_available_resource on every
+# compute in turn (9 hosts, each a few seconds when the machine is busy).
+PERIODIC_TIMEOUT = 300
+# How long a server may stay in BUILD (or linger after its delete): a boot
+# on 2 busy cores has taken over 60 s; 300 s fails a stuck one clearly.
+SERVER_TIMEOUT = 300
 
 
 class SandboxError(Exception):
@@ -99,7 +111,7 @@ def session(data: dict, cloud: str = ADMIN_CLOUD):
                        username=user, password=password, project_name=project,
                        user_domain_name='Default',
                        project_domain_name='Default')
-    return ks_session.Session(auth=auth)
+    return ks_session.Session(auth=auth, timeout=REQUEST_TIMEOUT)
 
 
 def nova_error(response) -> str:
@@ -191,7 +203,8 @@ class Sandbox:
         due for a refresh (or after a compute restart)."""
         import requests
 
-        r = requests.post(self.urls['control'] + '/periodic', timeout=300,
+        r = requests.post(self.urls['control'] + '/periodic',
+                          timeout=PERIODIC_TIMEOUT,
                           params={'refresh_provider_cache': 1}
                           if refresh_provider_cache else None)
         r.raise_for_status()
@@ -215,18 +228,22 @@ class Sandbox:
                                % nova_error(response))
         return response.json()['server']
 
-    def wait(self, server_id: str, timeout: float = 120,
+    def wait(self, server_id: str, timeout: float = SERVER_TIMEOUT,
              cloud=ADMIN_CLOUD) -> dict:
         """Wait until the server leaves BUILD; return its final record."""
         deadline = time.monotonic() + timeout
         while True:
             server = self.compute('GET', '/servers/%s' % server_id,
                                   cloud=cloud).json()['server']
-            if server['status'] != 'BUILD' or time.monotonic() > deadline:
+            if server['status'] != 'BUILD':
                 return server
+            if time.monotonic() > deadline:
+                raise SandboxError(
+                    'server %s still in BUILD after %ds (last seen: %s)'
+                    % (server_id, timeout, _server_state(server)))
             time.sleep(0.3)
 
-    def delete(self, server_id: str, timeout: float = 120,
+    def delete(self, server_id: str, timeout: float = SERVER_TIMEOUT,
                cloud=ADMIN_CLOUD) -> None:
         """Delete a server and wait until Nova no longer knows it."""
         from keystoneauth1 import exceptions
@@ -234,10 +251,21 @@ class Sandbox:
         deadline = time.monotonic() + timeout
         try:
             self.compute('DELETE', '/servers/%s' % server_id, cloud=cloud)
-            while time.monotonic() < deadline:
-                self.compute('GET', '/servers/%s' % server_id, cloud=cloud)
+            while True:
+                server = self.compute('GET', '/servers/%s' % server_id,
+                                      cloud=cloud).json()['server']
+                if time.monotonic() > deadline:
+                    break
                 time.sleep(0.3)
         except exceptions.NotFound:
             return
-        raise SandboxError('server %s still exists after %ds'
-                           % (server_id, timeout))
+        raise SandboxError('server %s still exists %ds after its delete '
+                           '(last seen: %s)' % (server_id, timeout,
+                                                _server_state(server)))
+
+
+def _server_state(server: dict) -> str:
+    """A server's status and, as admin sees them, its task and VM state."""
+    return 'status %s, task state %s, vm state %s' % (
+        server.get('status'), server.get('OS-EXT-STS:task_state'),
+        server.get('OS-EXT-STS:vm_state'))

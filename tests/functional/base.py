@@ -5,9 +5,12 @@ sandbox cloud (real Keystone, Placement and Nova with simulated GPUs).
 in GPU_SANDBOX_STATE_DIR. Tests share it and run one at a time, so each
 test puts back what it changes (servers, flavors, reserved devices).
 """
+import contextlib
 import io
 import json
 import os
+import signal
+import threading
 import time
 import uuid
 
@@ -17,6 +20,15 @@ import testtools
 from gpuclient.sandbox import client
 
 H100_CLASS = 'CUSTOM_PCI_10DE_2330'
+# Seconds one in-process `openstack` run may take before its test fails,
+# so a hung command fails that test instead of hanging the whole run. The
+# plugin's own requests give up after 60 s (gpuclient.http); a command
+# makes a few of them, plus Keystone's, on a busy 2-core machine.
+OPENSTACK_TIMEOUT = 300
+
+
+class CommandHung(Exception):
+    pass
 
 
 class SandboxTestCase(testtools.TestCase):
@@ -56,8 +68,17 @@ class SandboxTestCase(testtools.TestCase):
             vars(clientmanager.ClientManager)['gpu']._handle = gpu_client
         stdout, stderr = io.StringIO(), io.StringIO()
         with fixtures.MonkeyPatch('sys.stdout', stdout), \
-                fixtures.MonkeyPatch('sys.stderr', stderr):
-            code = shell.main(['--os-cloud', cloud] + [str(a) for a in args])
+                fixtures.MonkeyPatch('sys.stderr', stderr), \
+                _hang_alarm() as hung:
+            try:
+                code = shell.main(['--os-cloud', cloud]
+                                  + [str(a) for a in args])
+            except CommandHung:
+                pass   # (cliff usually catches it and returns 1)
+        if hung:
+            self.fail('openstack %s did not finish within %ds; its stderr:\n%s'
+                      % (' '.join(map(str, args)), OPENSTACK_TIMEOUT,
+                         stderr.getvalue()))
         return code, stdout.getvalue(), stderr.getvalue()
 
     def gpu(self, *args, cloud=client.ADMIN_CLOUD):
@@ -175,3 +196,26 @@ class SandboxTestCase(testtools.TestCase):
             'GET', '/resource_providers')['resource_providers']}
         return {names[rp]: a['resources']
                 for rp, a in allocs['allocations'].items()}
+
+
+@contextlib.contextmanager
+def _hang_alarm():
+    """Interrupt the block with CommandHung after OPENSTACK_TIMEOUT; yields
+    a list that is non-empty if it did. (Signals reach the main thread only:
+    elsewhere, no alarm.)"""
+    hung = []
+    if threading.current_thread() is not threading.main_thread():
+        yield hung
+        return
+
+    def on_alarm(signum, frame):
+        hung.append(True)
+        raise CommandHung()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(OPENSTACK_TIMEOUT)
+    try:
+        yield hung
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

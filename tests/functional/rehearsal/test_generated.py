@@ -17,13 +17,13 @@ from gpuclient import nova_settings
 from gpuclient.sandbox import client
 from gpuclient.sandbox import rehearsal
 from tests.functional import test_config
-from tests.functional import test_sandbox
+from tests.functional.rehearsal import test_sandbox_lifecycle
 
 
 class TestGeneratedSettingsInNova(testtools.TestCase):
 
     openstack = test_config.TestConfig.openstack   # the real command
-    sandbox_cli = test_sandbox.TestSandboxLifecycle.sandbox_cli
+    sandbox_cli = test_sandbox_lifecycle.TestSandboxLifecycle.sandbox_cli
 
     def setUp(self):
         super().setUp()
