@@ -109,8 +109,9 @@ class TestRequests(AuditTestCase):
             if k.startswith('trait') and v == 'required'}
         extra = (3 + len(compute.MIGRATION_IN_PROGRESS)
                  + len(set(in_use) | required))
-        self.assertEqual(self.requests('device', 'list') + extra,
-                         self.requests('audit'))
+        # The audit reads every device, as --all-devices does.
+        self.assertEqual(self.requests('device', 'list', '--all-devices')
+                         + extra, self.requests('audit'))
 
 
 class TestFaults(AuditTestCase):
