@@ -9,8 +9,12 @@ host), serves it with gunicorn (2 gthread workers) and times every way and
 command against it: wall time, requests (Placement's log; Nova's from a
 --debug run) and client CPU. Nova is the project's sandbox cloud (real
 Keystone and Nova, at its own size: 5 hosts, 2 servers, 20 Ironic flavors),
-so the bench runs two servers: run it in two sandbox slots. Then it prints
-tables and, last, one JSON line (also written to .bench/last.json).
+so the bench runs two servers: run it in two sandbox slots. Client CPU per
+request is the slope of CPU against requests between the smallest and the
+largest N (start-up, auth and fixed requests drop out), for the command,
+for the plugin's HTTP path alone and for the floor (the same requests, the
+same threads). Then it prints tables and, last, one JSON line (also
+written to .bench/last.json).
 Timings are wall-clock medians on a shared machine: read them with the load
 averages printed beside them.
 """
@@ -157,6 +161,16 @@ def measure(n: int, database: str, made: dict, nova, nova_requests: dict,
         result['floor_s'] = statistics.median(wall for wall, _ in floors)
         result['floor_client_cpu_s'] = statistics.median(
             cpu for _, cpu in floors)
+        log('N=%d: the same requests through the plugin\'s HTTP path, %d '
+            'runs' % (n, repeats))
+        result['http_path_client_cpu_s'] = statistics.median(
+            bench_ways.http_path(endpoint, gets, repeats))
+        result['floor_requests'] = len(gets)
+        result['client_cpu_per_request_ms'] = {
+            'http_path': 1000 * result['http_path_client_cpu_s'] / len(gets),
+            'floor': 1000 * result['floor_client_cpu_s'] / len(gets)}
+        result['client_cpu_per_request_ms']['http_path_vs_floor'] = ratio(
+            result['http_path_client_cpu_s'], result['floor_client_cpu_s'])
 
         for name, argv in COMMANDS.items():
             if name == 'audit' and not has_command('gpu_audit'):
@@ -225,6 +239,43 @@ def command(counted, env, argv, repeats, nova_sent) -> dict:
 
 def ratio(a, b):
     return a / b if b else float('nan')
+
+
+def per_request(sizes: dict) -> dict:
+    """Client CPU per request in ms, without what a command pays once
+    (start-up, auth, the catalog, the first request of each kind): the
+    slope of CPU against requests between the smallest and the largest
+    size. For `gpu device list` in-process and as a process, the plugin's
+    HTTP path alone and the floor (both: the same Placement requests, the
+    same threads)."""
+    if len(sizes) < 2:
+        return {}
+    small, big = (sizes[n] for n in (min(sizes, key=int),
+                                     max(sizes, key=int)))
+
+    def slope(figure, requests):
+        return 1000 * (figure(big) - figure(small)) / (
+            requests(big) - requests(small))
+
+    def listing(r):
+        return r['commands']['device_list']['requests']
+
+    def floor_requests(r):
+        return r['floor_requests']
+
+    found = {
+        'sizes': [small['gpu_providers'], big['gpu_providers']],
+        'command_ms': slope(lambda r: r['gpuclient_cpu_s'], listing),
+        'process_ms': slope(
+            lambda r: r['commands']['device_list']['client_cpu_s'], listing),
+        'http_path_ms': slope(lambda r: r['http_path_client_cpu_s'],
+                              floor_requests),
+        'floor_ms': slope(lambda r: r['floor_client_cpu_s'],
+                          floor_requests)}
+    for name in ('command', 'process', 'http_path'):
+        found[name + '_vs_floor'] = ratio(found[name + '_ms'],
+                                          found['floor_ms'])
+    return found
 
 
 def report(sizes: dict, startup: dict, sigint: dict) -> None:
@@ -311,11 +362,28 @@ def report(sizes: dict, startup: dict, sigint: dict) -> None:
           % startup['cpu_with_s'])
     for n, r in sizes.items():
         d = r['commands']['device_list']
-        print('  N=%s: %.2f s CPU, %.2f ms/request = %.2fx the floor '
-              '(target <= 2x)' % (
+        print('  N=%s: %.2f s CPU, %.2f ms/request = %.2fx the floor\'s '
+              'CPU' % (
                   n, r['gpuclient_cpu_s'],
                   1000 * r['gpuclient_cpu_s'] / d['requests'],
                   ratio(r['gpuclient_cpu_s'], r['floor_client_cpu_s'])))
+    slopes = per_request(sizes)
+    if slopes:
+        print('client CPU per request, N=%d -> %d (slope of CPU against '
+              'requests: start-up, auth and fixed requests left out; target '
+              '<= 2x the floor):' % tuple(slopes['sizes']))
+        for name, what in [
+                ('command', 'gpu device list in-process'),
+                ('process', 'gpu device list as a process'),
+                ('http_path', "the plugin's HTTP path alone")]:
+            print('  %-30s %.3f ms = %.2fx the floor' % (
+                what, slopes[name + '_ms'], slopes[name + '_vs_floor']))
+        print('  %-30s %.3f ms (http.client, the same requests and %d '
+              'threads)' % ('floor', slopes['floor_ms'], bench_ways.THREADS))
+    for n, r in sizes.items():
+        c = r['client_cpu_per_request_ms']
+        print('  N=%s: HTTP path %.3f ms, floor %.3f ms per request (%.2fx)'
+              % (n, c['http_path'], c['floor'], c['http_path_vs_floor']))
     ns = sorted(int(n) for n in sizes)
     if len(ns) > 1:
         print('requests per GPU added (N=%d -> %d): %s' % (
@@ -379,6 +447,7 @@ def main() -> int:
                  'ironic_flavors': bench_ways.IRONIC_FLAVORS,
                  'servers': bench_ways.SANDBOX_SERVERS,
                  'requests': nova_requests},
+        'client_cpu_per_request': per_request(sizes),
         'startup_overhead_ms': round(startup['overhead_ms'], 1),
         'startup': startup, 'cpus': os.cpu_count(),
         'placement': {'server': 'gunicorn gthread',

@@ -271,14 +271,54 @@ def floor(endpoint: str, requests: list[tuple[str, str]],
     its two rounds (the provider listings, then every per-provider read),
     with the same concurrency: wall and client CPU seconds (this process
     does nothing else meanwhile)."""
-    listings = [r for r in requests if r[0].split('?')[0].rstrip('/')
-                == '/resource_providers']
-    others = [r for r in requests if r not in listings]
     started = time.perf_counter()
     cpu_started = _cpu()
-    _fetch_all(endpoint, listings, threads)
-    _fetch_all(endpoint, others, threads)
+    for batch in _rounds(requests):
+        _fetch_all(endpoint, batch, threads)
     return time.perf_counter() - started, _cpu() - cpu_started
+
+
+def _http_path(repeats: int) -> dict:
+    """The floor's requests sent by the plugin's own HTTP path (cloud.py's
+    session, http.Service, http.gather: its 8 threads), bodies decoded;
+    nothing else of the command. Client CPU of each run."""
+    from keystoneauth1 import session
+    from keystoneauth1 import token_endpoint
+
+    from gpuclient import cloud
+    from gpuclient import http
+
+    with open(os.environ['BENCH_GETS']) as f:
+        # The log's header value, 'placement 1.14': the plugin takes '1.14'.
+        gets = [(path, header.split()[-1]) for path, header in json.load(f)]
+    auth = token_endpoint.Token(os.environ['OS_ENDPOINT'], TOKEN)
+    cpu_s = []
+    for _ in range(repeats):
+        placement = cloud.Cloud(cloud.lean_session(session.Session(
+            auth=auth)))._service('placement')
+        started = _cpu()
+        for batch in _rounds(gets):
+            http.gather(lambda r: placement.get(*r), batch)
+        cpu_s.append(_cpu() - started)
+    return {'cpu_s': cpu_s}
+
+
+def http_path(endpoint: str, requests: list[tuple[str, str]],
+              repeats: int) -> list[float]:
+    with tempfile.NamedTemporaryFile('w', suffix='.json') as f:
+        json.dump(requests, f)
+        f.flush()
+        return _child('http_path', dict(osc_env(endpoint),
+                                        BENCH_GETS=f.name),
+                      repeats)['cpu_s']
+
+
+def _rounds(requests):
+    """The provider listings, then every per-provider read: the two
+    rounds of `gpu device list`."""
+    listings = [r for r in requests if r[0].split('?')[0].rstrip('/')
+                == '/resource_providers']
+    return listings, [r for r in requests if r not in listings]
 
 
 def _cpu() -> float:
@@ -496,6 +536,7 @@ def _child(mode: str, env: dict, repeats: int) -> dict:
 if __name__ == '__main__':
     mode, repeats = sys.argv[1], int(sys.argv[2])
     result = {'inprocess': _inprocess, 'sequential': _sequential,
-              'flavors': _make_flavors}[mode](repeats)
+              'flavors': _make_flavors, 'http_path': _http_path}[mode](
+                  repeats)
     result['rss_kb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps(result))

@@ -7,12 +7,15 @@ socket server in the test, the way operators point OSC at a service.
 """
 import http.server
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import fixtures
 import yaml
@@ -179,3 +182,87 @@ class TestMachineFormats(base.SandboxTestCase):
         self.assertTrue(traits)
         for cell in traits:
             self.assertIn(cell, out)
+
+
+class Relay(http.server.BaseHTTPRequestHandler):
+    """Between the plugin and the sandbox's Placement: passes the first
+    PASSED requests of each kind (path without ids) through, more than the
+    plugin has threads, so that later ones take the plugin's fast path;
+    then does `later` to the rest: 'hold' (never answer) or 'page' (a
+    proxy's 503 page)."""
+    PASSED = 10
+    protocol_version = 'HTTP/1.1'
+    target = later = None
+    kinds: dict = {}
+    release = threading.Event()
+
+    def do_GET(self):
+        kind = re.sub('[0-9a-f-]{36}', '{uuid}', self.path.split('?')[0])
+        Relay.kinds[kind] = Relay.kinds.get(kind, 0) + 1
+        if Relay.kinds[kind] <= Relay.PASSED:
+            status, body = self.forward()
+        elif Relay.later == 'hold':
+            Relay.release.wait(60)
+            return
+        else:
+            status, body = 503, PROXY_PAGE
+        self.send_response(status)
+        self.send_header('Content-Type', 'application/json' if status < 500
+                         else 'text/html')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def forward(self):
+        request = urllib.request.Request(Relay.target + self.path, headers={
+            k: v for k, v in self.headers.items() if k.lower() in (
+                'x-auth-token', 'openstack-api-version', 'accept')})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def log_message(self, *args):
+        pass
+
+
+class TestFailuresAfterTheFirstRequests(base.SandboxTestCase):
+    """A Placement that fails once the listing is under way: the requests
+    the plugin sends straight to the connection pool (after the first of
+    each microversion) time out and map errors as the first ones do."""
+
+    def relay(self, later):
+        Relay.target = self.sandbox().urls['placement']
+        Relay.later, Relay.kinds = later, {}
+        Relay.release = threading.Event()
+        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Relay)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        self.addCleanup(lambda: Relay.release.set())
+        return 'http://127.0.0.1:%d' % server.server_address[1]
+
+    def fails(self, later, *args):
+        url = self.relay(later)
+        code, out, err = self.run_openstack(
+            '--os-placement-endpoint-override', url, *args)
+        self.assertEqual(1, code, out + err)
+        self.assertNotIn('Traceback', err)
+        lines = [line for line in err.splitlines() if line.strip()]
+        self.assertEqual(1, len(lines), err)
+        self.assertTrue(any(count > Relay.PASSED
+                            for count in Relay.kinds.values()),
+                        'no request got past the relay: %s' % Relay.kinds)
+        return url, lines[0]
+
+    def test_a_later_request_that_gets_no_answer_times_out(self):
+        url, line = self.fails(
+            'hold', '--os-api-timeout', '2', 'gpu', 'device', 'list')
+        self.assertIn('Placement did not answer GET %s/' % url, line)
+        self.assertIn('within 2 s', line)
+
+    def test_a_later_error_page_is_one_line(self):
+        url, line = self.fails('page', 'gpu', 'device', 'list')
+        self.assertIn('503 Service Unavailable (HTTP 503 from GET %s/' % url,
+                      line)

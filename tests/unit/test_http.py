@@ -246,24 +246,45 @@ class TestProgress(testtools.TestCase):
 
 
 class TestReplay(testtools.TestCase):
-    """Which first GETs later GETs may repeat without keystoneauth."""
+    """Which first GETs later GETs may repeat without keystoneauth, and
+    the URLs they send."""
 
-    def learn(self, url, path, **session):
+    def learn(self, url, path, proxies=None, **session):
         import requests
 
         adapter = type('Adapter', (), {})()
         adapter.session = type('Session', (), dict(
             session=requests.Session(), verify=True, cert=None, **session))()
+        adapter.session.session.proxies.update(proxies or {})
         response = type('Response', (), {})()
         response.request = requests.Request(
             'GET', url, headers={'X-Auth-Token': 't'}).prepare()
-        return http.Replay.learn(adapter, response, path)
+        return http.Replay.learn(adapter, response, path, 60)
 
-    def test_learns_the_base_and_headers(self):
+    def test_learns_the_path_prefix_and_headers(self):
         replay = self.learn(ENDPOINT + '/resource_providers?in_tree=x',
                             '/resource_providers')
-        self.assertEqual(ENDPOINT, replay.base)
+        self.assertEqual('/placement', replay.prefix)
         self.assertEqual('t', replay.headers['X-Auth-Token'])
+        self.assertEqual('placement.example.org', replay.pool.host)
+
+    def test_through_an_http_proxy_the_whole_url(self):
+        replay = self.learn(ENDPOINT + '/x', '/x',
+                            proxies={'http': 'http://proxy.example.org:3128'})
+        self.assertEqual(ENDPOINT, replay.prefix)
+        self.assertEqual('proxy.example.org', replay.pool.proxy.host)
+
+    def test_query_encoded_as_requests_encodes_it(self):
+        import requests
+
+        replay = self.learn(ENDPOINT + '/x', '/x')
+        params = {'required': 'A,!B', 'in_tree': None, 'name': 'a b/c',
+                  'member_of': ['in:1,2', '3']}
+        self.assertEqual(
+            requests.Request('GET', ENDPOINT + '/resource_providers',
+                             params=params).prepare().path_url,
+            replay.target('/resource_providers', params))
+        self.assertEqual('/placement/x', replay.target('/x', None))
 
     def test_not_under_timing(self):
         self.assertIsNone(self.learn(ENDPOINT + '/x', '/x',
@@ -274,4 +295,37 @@ class TestReplay(testtools.TestCase):
 
     def test_not_for_a_test_double(self):
         self.assertIsNone(http.Replay.learn(Adapter(None),
-                                            Response(200, {}), '/x'))
+                                            Response(200, {}), '/x', 60))
+
+
+class TestShowsDebug(testtools.TestCase):
+    """Whether anything prints keystoneauth's per-request DEBUG lines."""
+
+    def setUp(self):
+        super().setUp()
+        import logging
+
+        self.logging = logging
+        self.parent = logging.getLogger('gpuclient-test-%s' % self.id())
+        self.child = logging.getLogger(self.parent.name + '.child')
+        self.parent.setLevel(logging.DEBUG)
+        self.parent.propagate = False
+        self.handler = logging.StreamHandler(io.StringIO())
+        self.parent.addHandler(self.handler)
+        self.addCleanup(self.parent.removeHandler, self.handler)
+
+    def test_not_when_the_handlers_filter_debug(self):
+        # OSC without --debug: everything enabled, the console at WARNING.
+        self.handler.setLevel(self.logging.WARNING)
+        self.assertFalse(http.shows_debug(self.child))
+
+    def test_when_a_handler_takes_debug(self):
+        # --debug, or a log file at debug level.
+        self.handler.setLevel(self.logging.DEBUG)
+        self.assertTrue(http.shows_debug(self.child))
+
+    def test_not_when_the_logger_is_off_for_debug(self):
+        self.handler.setLevel(self.logging.DEBUG)
+        self.child.setLevel(self.logging.INFO)
+        self.addCleanup(self.child.setLevel, self.logging.NOTSET)
+        self.assertFalse(http.shows_debug(self.child))
