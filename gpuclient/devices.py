@@ -83,6 +83,7 @@ _UUID = re.compile(r'^[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}$', re.I)
 # driver's CUSTOM_PCI_PRODUCT_ID_<ID> + CUSTOM_PCI_<VENDOR ID>.
 _CYBORG_TRAIT = re.compile(r'^CUSTOM_(NVIDIA|MATROX)_([0-9A-F]{4})(_|$)')
 _CYBORG_PRODUCT = re.compile(r'^CUSTOM_(GPU|PCI)_PRODUCT_ID_([0-9A-F]{4})$')
+_CYBORG_VENDOR = re.compile(r'^CUSTOM_(GPU_(NVIDIA|MATROX)|PCI_[0-9A-F]{4})$')
 
 
 @dataclasses.dataclass
@@ -160,6 +161,12 @@ def cyborg_pci_id(traits) -> str | None:
         if vendors:
             return '%s:%s' % (vendors[0], m.group(2).lower())
     return None
+
+
+def is_cyborg_id_trait(trait: str) -> bool:
+    """A trait cyborg_pci_id() reads a Cyborg GPU's ids from."""
+    return bool(_CYBORG_TRAIT.match(trait) or _CYBORG_PRODUCT.match(trait)
+                or _CYBORG_VENDOR.match(trait))
 
 
 def _words(text: str) -> list[str]:

@@ -24,7 +24,8 @@ class Snapshot:
     """What Placement says about the GPU providers of a tree or a cloud.
 
     Inventories, allocations and traits are keyed by provider UUID and hold
-    Placement's response bodies (with the provider generation).
+    Placement's response bodies (with the provider generation), but for a
+    Cyborg GPU's traits read without with_traits: only those that name it.
     """
     providers: list[dict]
     pci_managed: set[str]
@@ -147,7 +148,8 @@ class Placement:
         self.service.request('PUT', '/traits/%s' % name, '1.6')
 
     def custom_traits_in_use(self) -> list[str]:
-        """Custom traits some provider has (one request, for the audit)."""
+        """Custom traits some provider has (one request: for the audit,
+        and for the traits that hold Cyborg's GPU ids)."""
         return self.service.get('/traits', '1.6', params={
             'associated': 'true', 'name': 'startswith:CUSTOM_'})['traits']
 
@@ -218,6 +220,9 @@ class Placement:
                 wanted -= {p['uuid'] for p in found} & pci_managed
         candidates = [p for p in providers if p['uuid'] in wanted
                       and devices.may_be_device(p, pci_managed, cyborg)]
+        if not with_traits:
+            snap.traits.update(self._cyborg_id_traits(
+                root, [p['uuid'] for p in candidates if p['uuid'] in cyborg]))
         reads = []
         for p in candidates:
             uuid = p['uuid']
@@ -225,12 +230,30 @@ class Placement:
                 reads.append((uuid, 'gpu_records'))
             else:
                 reads += [(uuid, 'inventories'), (uuid, 'allocations')]
-            # Traits name a Cyborg GPU's model and an unlisted owner.
-            if with_traits or not (uuid in pci_managed
+            # Traits name an unlisted owner.
+            if with_traits or not (uuid in pci_managed or uuid in cyborg
                                    or devices.is_libvirt_gpu_name(p['name'])):
                 reads.append((uuid, 'traits'))
         self._fetch(snap, reads)
         return snap
+
+    def _cyborg_id_traits(self, root: str | None, uuids) -> dict[str, dict]:
+        """{uuid: {'traits': [...]}} for Cyborg's GPUs `uuids`: the traits
+        that hold their ids (their model is only there), from one listing
+        per such trait in use rather than one read per GPU."""
+        from gpuclient import devices
+
+        if not uuids:
+            return {}
+        names = [t for t in self.custom_traits_in_use()
+                 if devices.is_cyborg_id_trait(t)]
+        found = {uuid: {'traits': [CYBORG_TRAIT]} for uuid in uuids}
+        for trait, holders in zip(names, http.gather(
+                functools.partial(self._listing, root), names)):
+            for p in holders:
+                if p['uuid'] in found:
+                    found[p['uuid']]['traits'].append(trait)
+        return found
 
     def custom_classes(self) -> list[str]:
         return [rc['name'] for rc in self.service.get(

@@ -378,6 +378,13 @@ class TestNaming(testtools.TestCase):
                  '8086:1572'),
                 (['OWNER_CYBORG'], None), (None, None)):
             self.assertEqual(expected, devices.cyborg_pci_id(names), names)
+            # The traits listed for a Cyborg GPU (not read from it) are
+            # those its ids come from: the same answer.
+            self.assertEqual(expected, devices.cyborg_pci_id(
+                [t for t in names or () if devices.is_cyborg_id_trait(t)]))
+        for other in ('CUSTOM_NVLINK', 'CUSTOM_PCI_10DE_20B7', 'OWNER_CYBORG',
+                      'CUSTOM_GPU_A100'):
+            self.assertFalse(devices.is_cyborg_id_trait(other), other)
 
     def test_what_may_be_a_device_from_the_listings_alone(self):
         snap = production()
