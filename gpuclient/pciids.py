@@ -69,6 +69,9 @@ class Database:
         found = self._vendor(vendor.lower())
         return found[0] if found else None
 
+    # A listing asks for the same few ids thousands of times, and a search
+    # of a large vendor's section costs ~0.04 ms.
+    @functools.lru_cache(maxsize=None)
     def device_name(self, vendor: str, product: str) -> str | None:
         found = self._vendor(vendor.lower())
         if not found:
