@@ -12,10 +12,12 @@ from gpuclient import http
 PCI_DEVICE_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
 ONE_TIME_USE_TRAIT = 'HW_PCI_ONE_TIME_USE'
 CYBORG_TRAIT = 'OWNER_CYBORG'
-# Writes retried on a stale provider generation before giving up (ten
-# operators writing one provider at once all get through), with a random
-# pause of up to RETRY_PAUSE seconds times the attempt before each retry.
-WRITE_ATTEMPTS = 8
+# Writes retried on a stale provider generation before giving up, with a
+# random pause of up to RETRY_PAUSE seconds times the attempt before each
+# retry. Of N writers racing on one provider at least one wins each round,
+# so the last may need N attempts: 16 lets ten operators writing one
+# provider at once all get through with room to spare (8 once failed one).
+WRITE_ATTEMPTS = 16
 RETRY_PAUSE = 0.05
 
 

@@ -334,7 +334,9 @@ class TestTenConcurrentCommands(TraitTestCase):
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for trait in self.TRAITS]
         done = [p.communicate(timeout=300) for p in processes]
-        return [(p.returncode, err) for p, (_, err) in zip(processes, done)]
+        # A failure shows its rows too: the Result column says why.
+        return [(p.returncode, err + (out if p.returncode else ''))
+                for p, (out, err) in zip(processes, done)]
 
     def test_ten_tag_then_ten_untag_commands_all_succeed(self):
         for trait in self.TRAITS:
