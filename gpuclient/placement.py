@@ -179,11 +179,13 @@ class Placement:
         """Every device provider of one tree (`host` or `root` uuid) or of
         the cloud, with inventories and allocations: 4 listings (5 with
         `required` traits, which Placement filters), then two requests per
-        device provider (three with traits), concurrently.
+        device provider (three per provider of no known owner, and every
+        provider with_traits), concurrently.
 
         Which children are devices is decided from the listings (names and
         the traits listed), before any read: other services' providers
-        (Neutron's bandwidth subtree) cost nothing more.
+        (Neutron's bandwidth subtree) cost nothing more. Cyborg's GPUs'
+        ids come from two more listings and one per trait that holds them.
 
         gpus_only leaves out Nova's PCI devices that are not GPUs (a NIC,
         an NVMe drive): their allocations are not read, and (without
@@ -206,20 +208,17 @@ class Placement:
         if by_class:
             reads.append(self.custom_classes)
         listings = http.gather(lambda read: read(), reads)
+        classes = listings.pop() if by_class else ()
         providers, pci_managed, one_time_use, cyborg = (
             listings[0], *({p['uuid'] for p in found}
                            for found in listings[1:4]))
         snap = Snapshot(providers, pci_managed, one_time_use, cyborg)
-        wanted = ({p['uuid'] for p in listings[4]} if required
-                  else {p['uuid'] for p in providers})
-        if by_class:
-            # Nova gives each PCI provider one class: holding another
-            # device's class, it is no GPU.
-            others = [rc for rc in listings[-1]
-                      if not devices.is_gpu_class(rc)]
-            for found in http.gather(
-                    lambda rc: self.with_room_for(rc, root) or (), others):
-                wanted -= {p['uuid'] for p in found} & pci_managed
+        wanted = {p['uuid'] for p in (listings[4] if required else providers)}
+        # Nova gives each PCI provider one class: holding another device's
+        # class, it is no GPU.
+        wanted -= self._with_room_for_any(
+            [rc for rc in classes if not devices.is_gpu_class(rc)],
+            root) & pci_managed
         candidates = [p for p in providers if p['uuid'] in wanted
                       and devices.may_be_device(p, pci_managed, cyborg)]
         if not with_traits:
@@ -276,6 +275,13 @@ class Placement:
             if e.status == 400:
                 return None
             raise
+
+    def _with_room_for_any(self, classes, root: str | None) -> set[str]:
+        """UUIDs of the providers (of one tree) with room for one more of
+        any of the classes: one listing per class."""
+        return {p['uuid'] for found in http.gather(
+            lambda rc: self.with_room_for(rc, root) or (), classes)
+            for p in found}
 
     def gpu_records(self, uuid: str) -> dict:
         """A Nova PCI provider's inventories, and its allocations only if

@@ -37,10 +37,13 @@ def gpu_classes(cloud, found) -> tuple[set[str], set[str]]:
     if not asked:
         return set(), {flavors.VGPU}
     placement = cloud.placement
-    pci_managed, *holders = http.gather(lambda read: read(), [
-        lambda: placement.holders(placement_api.PCI_DEVICE_TRAIT)] + [
-        lambda rc=rc: placement.with_room_for(rc) for rc in asked])
-    pci_managed = {p['uuid'] for p in pci_managed}
+    holders = http.gather(placement.with_room_for, asked)
+    # Nova's PCI providers are listed only if a device may hold a class (an
+    # Ironic node is a root; a class Placement lacks has no holder).
+    pci_managed = {p['uuid'] for p in placement.holders(
+        placement_api.PCI_DEVICE_TRAIT)} if any(
+            h == [] or any(p['parent_provider_uuid'] for p in h or ())
+            for h in holders) else set()
     verdicts = dict(zip(asked, (flavors.judge_class(rc, h, pci_managed)
                                 for rc, h in zip(asked, holders))))
     unknown = [rc for rc, verdict in verdicts.items() if verdict is None]
@@ -402,8 +405,6 @@ class FlavorCapacity(lister.Lister):
     """
 
     def get_parser(self, prog_name):
-        from gpuclient.v1 import options
-
         parser = super().get_parser(prog_name)
         parser.add_argument('flavor', metavar='<flavor>', nargs='*',
                             help='flavor name or ID (default: every GPU '
