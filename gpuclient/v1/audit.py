@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from cliff import lister
+from osc_lib import exceptions
 
+from gpuclient import http
 from gpuclient.v1 import columns
 from gpuclient.v1 import device as device_cmd
 from gpuclient.v1 import options
@@ -10,8 +12,12 @@ from gpuclient.v1 import options
 FINDING = (('severity', 'severity'), ('check', 'check'),
            ('subject', 'subject'), ('detail', 'detail'), ('fix', 'fix'))
 CHECK_LIST = (('check', 'name'), ('why', 'why'))
-# Exit status for bad usage (as argparse's), distinct from 1: findings.
+# Exit statuses, as a Nagios/Icinga check reads them: 0 OK (clean), 1
+# WARNING (findings), 2 bad usage (as argparse's), 3 UNKNOWN (could not
+# audit: a service unreachable, timing out or refusing), so a monitoring
+# check tells a broken cloud from a broken probe.
 USAGE = 2
+CANNOT_AUDIT = 3
 
 
 class UsageError(Exception):
@@ -25,7 +31,6 @@ def read(cloud, host=None, nova_conf=None):
     from gpuclient import audit
     from gpuclient import devices
     from gpuclient import estate
-    from gpuclient import http
 
     placement, compute = cloud.placement, cloud.compute
     hosts = cloud.host_names.mapping
@@ -54,8 +59,11 @@ class Audit(lister.Lister):
     Reads Placement and Nova once and reports one row per finding:
     severity (error, warning, info), check, subject (a device HOST:ADDRESS,
     a server, a flavor or a host), what is wrong, and the command that
-    fixes or inspects it. Exits 0 when no finding is a warning or worse, 1
-    otherwise (a monitoring check), 2 for bad usage. --list-checks names
+    fixes or inspects it. Exit status, as a Nagios/Icinga check reads it:
+    0 when no finding is a warning or worse (OK), 1 otherwise (WARNING), 2
+    for bad usage (an unknown check or host, an empty --host, an unreadable
+    nova.conf), 3 when the audit could not run (UNKNOWN: Placement or Nova
+    unreachable, timing out or refusing the request). --list-checks names
     the checks and why each matters.
     """
 
@@ -80,6 +88,9 @@ class Audit(lister.Lister):
         except UsageError as e:
             self.app.stderr.write('%s\n' % e)
             return USAGE
+        except http.CloudError as e:
+            self.app.stderr.write('could not audit: %s\n' % e)
+            return CANNOT_AUDIT
         return self._verdict()
 
     def _verdict(self) -> int:
@@ -115,6 +126,15 @@ class Audit(lister.Lister):
                 nova_conf = novaconf.load(args.nova_conf)
             except novaconf.ConfigError as e:
                 raise UsageError(e)
-        estate = read(self.app.client_manager.gpu, args.host, nova_conf)
+        if args.host is not None and not args.host.strip():
+            # Not the whole cloud: a script's unset $HOST must not widen it.
+            raise UsageError('--host needs a compute host name; it was '
+                             'given an empty value')
+        try:
+            estate = read(self.app.client_manager.gpu, args.host, nova_conf)
+        except http.CloudError:
+            raise
+        except exceptions.CommandError as e:  # no such host
+            raise UsageError(e)
         self.findings = audit.run(estate, self.names)
         return columns.table(FINDING, self.findings)

@@ -62,24 +62,33 @@ class TestCleanCloud(AuditTestCase):
 
     def test_bad_usage_exits_2_in_one_line(self):
         for args in (('--check', 'no-such-check'),
-                     ('--nova-conf', '/nonexistent/nova.conf')):
+                     ('--nova-conf', '/nonexistent/nova.conf'),
+                     ('--host', ''), ('--host', ' '),
+                     ('--host', 'no-such-host')):
             code, out, err = self.run_openstack('gpu', 'audit', *args)
             self.assertEqual(2, code, err)
             self.assertEqual(1, len(err.strip().splitlines()), err)
             self.assertNotIn('Traceback', err)
 
-    def test_member_gets_the_403_line(self):
-        line = self.gpu_fails('audit', cloud=client.MEMBER_CLOUD)
+    def test_member_could_not_audit_with_the_403_line(self):
+        # Refused is not "problems found": a monitoring check reads 3 as
+        # UNKNOWN, 1 as WARNING.
+        code, out, err = self.run_openstack('gpu', 'audit',
+                                            cloud=client.MEMBER_CLOUD)
+        self.assertEqual(3, code, err)
+        [line] = err.strip().splitlines()
         self.assertIn('403', line)
+        self.assertNotIn('Traceback', err)
 
     def test_service_down_is_one_line_naming_it(self):
         # Nova answers; Placement's endpoint has nothing listening.
         down = cloud_mod.Cloud(self.sandbox().session(), 'RegionOne',
                                endpoints={'placement': 'http://127.0.0.1:9'})
         code, out, err = self.run_openstack('gpu', 'audit', gpu_client=down)
-        self.assertEqual(1, code, err)
+        self.assertEqual(3, code, err)
         [line] = err.strip().splitlines()
         self.assertIn('placement', line.lower())
+        self.assertIn('could not audit', line)
 
 
 class TestRequests(AuditTestCase):
