@@ -16,8 +16,8 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 # One stamp per dependency set: re-run only when its inputs change.
-$(VENV)/.installed: $(BIN)/python setup.cfg requirements.txt constraints.txt
-	$(PIP) -e '.[sandbox]'
+$(VENV)/.installed: $(BIN)/python setup.cfg sandbox/setup.cfg requirements.txt constraints.txt
+	$(PIP) -e . -e ./sandbox
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed test-requirements.txt doc/requirements.txt
@@ -35,7 +35,9 @@ demo: $(VENV)/.installed
 	@echo '  openstack gpu device list --long; openstack gpu device summary'
 	@echo '  make stop      # when done'
 
-# All tests: unit tests, then functional tests against a sandbox started
+# All tests: unit tests (no Nova needed: tox -e py3), then tests/nova (our
+# nova.conf reading and the sandbox's fleet against Nova's own code), then
+# functional tests against a sandbox started
 # for the run (its own state dir, so a demo sandbox is left alone): the
 # default fleet first, then, once it is stopped, the legacy fleet (PCI not
 # in Placement) for tests/functional/legacy, then tests/functional/rehearsal,
@@ -44,6 +46,7 @@ demo: $(VENV)/.installed
 FUNCTIONAL := GPU_SANDBOX_STATE_DIR=$(TEST_STATE) $(BIN)/stestr --test-path tests/functional run --concurrency 1
 test: $(VENV)/.installed-test
 	$(BIN)/stestr --test-path tests/unit run
+	$(BIN)/stestr --test-path tests/nova run
 	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop >/dev/null
 	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) start
 	$(FUNCTIONAL) --exclude-regex '^tests\.functional\.(legacy|rehearsal)\.'; \
@@ -67,7 +70,7 @@ docs: $(VENV)/.installed-test
 	$(BIN)/sphinx-build -W -b html doc/source doc/build/html
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check gpuclient tests tools
+	$(BIN)/ruff check gpuclient sandbox tests tools
 
 stop:
 	-$(SANDBOX) stop

@@ -17,7 +17,7 @@ import uuid
 import fixtures
 import testtools
 
-from gpuclient.sandbox import client
+from gpu_sandbox import client
 
 H100_CLASS = 'CUSTOM_PCI_10DE_2330'
 # Seconds one in-process `openstack` run may take before its test fails,

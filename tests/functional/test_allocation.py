@@ -3,7 +3,7 @@ import json
 import time
 import uuid
 
-from gpuclient.sandbox import client
+from gpu_sandbox import client
 from tests.functional import base
 
 A30 = 'CUSTOM_PCI_10DE_20B7'

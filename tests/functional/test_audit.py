@@ -10,7 +10,7 @@ import fixtures
 from gpuclient import cloud as cloud_mod
 from gpuclient import compute
 from gpuclient import http
-from gpuclient.sandbox import client
+from gpu_sandbox import client
 from tests.functional import base
 
 A30 = 'CUSTOM_PCI_10DE_20B7'

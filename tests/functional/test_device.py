@@ -9,7 +9,7 @@ from gpuclient import cloud as cloud_mod
 from gpuclient import devices
 from gpuclient import http
 from gpuclient import placement as placement_mod
-from gpuclient.sandbox import client
+from gpu_sandbox import client
 from tests.functional import base
 
 L40S_HOST = 'gpu-l40s-1'

@@ -20,7 +20,7 @@ import urllib.request
 import fixtures
 import yaml
 
-from gpuclient.sandbox import client
+from gpu_sandbox import client
 from tests.functional import base
 
 PROXY_PAGE = b"""<!DOCTYPE html>

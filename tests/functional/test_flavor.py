@@ -5,8 +5,8 @@ import uuid
 
 import fixtures
 
-from gpuclient.sandbox import client
-from gpuclient.sandbox import fleet
+from gpu_sandbox import client
+from gpu_sandbox import fleet
 from tests.functional import base
 
 A30_CLASS = 'CUSTOM_PCI_10DE_20B7'

@@ -8,7 +8,7 @@ import threading
 
 from prometheus_client import parser
 
-from gpuclient.sandbox import client
+from gpu_sandbox import client
 from tests.functional import test_capacity
 
 

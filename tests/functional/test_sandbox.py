@@ -2,7 +2,7 @@
 import os
 import uuid
 
-from gpuclient.sandbox import client
+from gpu_sandbox import client
 from tests.functional import base
 from tests.functional.rehearsal import test_sandbox_lifecycle
 

@@ -11,7 +11,7 @@ import threading
 from gpuclient import cloud as cloud_mod
 from gpuclient import placement as placement_mod
 from gpuclient import traits as traits_mod
-from gpuclient.sandbox import client
+from gpu_sandbox import client
 from tests.functional import base
 
 VGPU_HOST = 'vgpu-1'
@@ -206,7 +206,7 @@ class TestPciDevice(TraitTestCase):
         self.assertEqual(tagged, self.traits_of(pci_provider(A30)))
         # Once it re-reads Placement, it puts back the device_spec traits.
         refreshed = subprocess.run(
-            [sys.executable, '-m', 'gpuclient.sandbox.cli', '--state-dir',
+            [sys.executable, '-m', 'gpu_sandbox.cli', '--state-dir',
              self.sandbox().state.dir, 'periodic',
              '--refresh-provider-cache'],
             capture_output=True, text=True, timeout=300)

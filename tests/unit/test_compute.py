@@ -3,7 +3,7 @@ import testtools
 
 from gpuclient import compute
 from gpuclient import http
-from tests.unit.test_http import Response
+from tests.factories import Response
 
 
 class Nova:

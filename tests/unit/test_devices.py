@@ -1,50 +1,19 @@
 """The pure device model, from Placement data shaped as Nova, Cyborg and
 Neutron write it, and the pci.ids names."""
-import os
-
-import fixtures
 import testtools
 
 from gpuclient import devices
 from gpuclient import pciids
 from gpuclient import placement
 from gpuclient import selection
+from tests import factories
+from tests.factories import allocations
+from tests.factories import inventory
+from tests.factories import PciIds
+from tests.factories import provider
+from tests.factories import traits
 
-FIXTURE = os.path.join(os.path.dirname(__file__), '..', 'fixtures',
-                       'pci.ids')
 FQDN = 'gpu-l40s-1.dc1.example.org'
-
-
-def provider(uuid, name, parent=None, root=None):
-    return {'uuid': uuid, 'name': name, 'parent_provider_uuid': parent,
-            'root_provider_uuid': root or parent or uuid, 'generation': 1}
-
-
-def inventory(rc, total=1, reserved=0, generation=3):
-    return {'resource_provider_generation': generation, 'inventories': {
-        rc: {'total': total, 'reserved': reserved, 'min_unit': 1,
-             'max_unit': total, 'step_size': 1, 'allocation_ratio': 1.0}}}
-
-
-def allocations(**consumers):
-    return {'resource_provider_generation': 3, 'allocations': {
-        c: {'resources': r} for c, r in consumers.items()}}
-
-
-def traits(*names):
-    return {'resource_provider_generation': 3, 'traits': list(names)}
-
-
-class PciIds(fixtures.Fixture):
-    """pciids.system() answering from the test's pci.ids, or from none."""
-
-    def __init__(self, path=FIXTURE):
-        self.path = path
-
-    def _setUp(self):
-        db = pciids.Database.load([self.path]) if self.path else None
-        self.useFixture(fixtures.MockPatch('gpuclient.pciids.system',
-                                           return_value=db))
 
 
 def snapshot():
@@ -298,7 +267,7 @@ class TestPciIds(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.db = pciids.Database.load([FIXTURE])
+        self.db = pciids.Database.load([factories.FIXTURE])
 
     def test_lookups(self):
         self.assertEqual('NVIDIA Corporation', self.db.vendor_name('10DE'))

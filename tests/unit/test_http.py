@@ -1,7 +1,6 @@
 """How cloud errors become one line, and how the command's requests share
 one bounded pool."""
 import io
-import json
 import threading
 import time
 
@@ -9,26 +8,15 @@ from keystoneauth1 import exceptions as ks_exc
 import testtools
 
 from gpuclient import http
+from tests.factories import ENDPOINT
+from tests.factories import Response
 
-ENDPOINT = 'http://placement.example.org/placement'
 PROXY_PAGE = """<!DOCTYPE html>
 <html><head><title>503 Service Unavailable</title></head>
 <body><h1>Service Unavailable</h1>
 <p>No server is available to handle this request.</p>
 </body></html>
 """
-
-
-class Response:
-    def __init__(self, status, body, reason='Some Reason', path='/x'):
-        self.status_code = status
-        self.reason = reason
-        self.url = ENDPOINT + path
-        self.text = body if isinstance(body, str) else json.dumps(body)
-        self.content = self.text.encode()
-
-    def json(self):
-        return json.loads(self.text)
 
 
 class Adapter:

@@ -14,8 +14,8 @@ import tempfile
 import testtools
 
 from gpuclient import nova_settings
-from gpuclient.sandbox import client
-from gpuclient.sandbox import rehearsal
+from gpu_sandbox import client
+from gpu_sandbox import rehearsal
 from tests.functional import test_config
 from tests.functional.rehearsal import test_sandbox_lifecycle
 

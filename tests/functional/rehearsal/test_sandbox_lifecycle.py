@@ -12,7 +12,7 @@ import time
 import fixtures
 import testtools
 
-from gpuclient.sandbox import client
+from gpu_sandbox import client
 
 
 class TestSandboxLifecycle(testtools.TestCase):
@@ -32,7 +32,7 @@ aliases:
         env = dict(os.environ)
         env.pop('GPU_SANDBOX_STATE_DIR', None)
         return subprocess.run(
-            [python, '-m', 'gpuclient.sandbox.cli'] + state_dir + list(args),
+            [python, '-m', 'gpu_sandbox.cli'] + state_dir + list(args),
             capture_output=True, text=True, timeout=300, env=env)
 
     def second_clone_venv(self):

@@ -7,7 +7,7 @@ use. Nova leaves providers it does not own alone on its periodic updates.
 """
 import uuid
 
-from gpuclient.sandbox import fleet as fleet_mod
+from gpu_sandbox import fleet as fleet_mod
 
 VERSION = '1.39'
 # Neutron's Open vSwitch mechanism driver: its agent type and the uuid5

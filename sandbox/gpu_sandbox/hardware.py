@@ -9,7 +9,7 @@ fleet host here, or read from a copy of a host's /sys by gpuclient.sysfs.
 from nova.tests.fixtures import libvirt as fakelibvirt
 
 from gpuclient import sysfs
-from gpuclient.sandbox import fleet as fleet_mod
+from gpu_sandbox import fleet as fleet_mod
 
 # libvirt's dev_type names in nova's fakelibvirt
 _FAKE_TYPES = {'type-PCI': 'PCI', 'type-PF': 'PF', 'type-VF': 'VF'}

@@ -6,7 +6,7 @@ The nova.conf is read with Nova's own option definitions ([pci],
 [filter_scheduler], [devices] and the dynamic [mdev_<type>] groups), as
 nova-compute would read it; the hardware with gpuclient.sysfs.
 """
-from gpuclient.sandbox import fleet as fleet_mod
+from gpu_sandbox import fleet as fleet_mod
 
 HOST = 'rehearsal-1'
 

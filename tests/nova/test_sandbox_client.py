@@ -2,7 +2,7 @@
 import fixtures
 import testtools
 
-from gpuclient.sandbox import client
+from gpu_sandbox import client
 
 
 class TestDefaultStateDir(testtools.TestCase):

@@ -16,9 +16,9 @@ import subprocess
 import sys
 import time
 
-from gpuclient.sandbox import client
-from gpuclient.sandbox import fleet as fleet_mod
-from gpuclient.sandbox import rehearsal
+from gpu_sandbox import client
+from gpu_sandbox import fleet as fleet_mod
+from gpu_sandbox import rehearsal
 
 # Seconds `start` waits for Keystone, then for Nova's computes to report
 # every device to Placement: 19 s for the default fleet on an idle 2-core
@@ -134,10 +134,10 @@ def start(args) -> int:
     # Keystone bootstraps while Nova starts: neither needs the other until
     # the first authenticated request.
     data['pids'] = {
-        'keystone': _spawn(state, 'keystone', 'gpuclient.sandbox.identity',
+        'keystone': _spawn(state, 'keystone', 'gpu_sandbox.identity',
                            ['--state-dir', state.dir,
                             '--port', str(data['ports']['keystone'])], env),
-        'cloud': _spawn(state, 'cloud', 'gpuclient.sandbox.cloud', [
+        'cloud': _spawn(state, 'cloud', 'gpu_sandbox.cloud', [
             '--fleet', fleet_file, '--keystone-url', urls['identity'],
             '--nova-port', str(data['ports']['nova']),
             '--placement-port', str(data['ports']['placement']),

@@ -16,7 +16,7 @@ from gpuclient import nova_checks
 from gpuclient import nova_settings
 from gpuclient import novaconf
 from gpuclient import sysfs
-from tests.unit.test_devices import PciIds
+from tests.factories import PciIds
 
 HERE = os.path.dirname(__file__)
 SYSFS = os.path.join(HERE, '..', 'fixtures', 'sysfs')
@@ -312,8 +312,8 @@ class TestCheck(TestCase):
         # alone is clean, the controller's only reminds that computes must
         # report to Placement; a controller's and a compute's read together
         # only warn (the same aliases in both)
-        from gpuclient.sandbox import cli
-        from gpuclient.sandbox import fleet
+        from gpu_sandbox import cli
+        from gpu_sandbox import fleet
 
         directory = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, directory)

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from gpuclient.sandbox import httpd
+from gpu_sandbox import httpd
 
 KEYSTONE_CONF = """\
 [DEFAULT]
@@ -47,7 +47,7 @@ def bootstrap(state, url, password):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='gpuclient.sandbox.identity')
+    parser = argparse.ArgumentParser(prog='gpu_sandbox.identity')
     parser.add_argument('--state-dir', required=True)
     parser.add_argument('--port', type=int, required=True)
     args = parser.parse_args(argv)

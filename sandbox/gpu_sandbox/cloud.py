@@ -39,11 +39,11 @@ from nova import conf as nova_conf  # noqa: E402
 from nova import context as nova_context  # noqa: E402
 from placement import deploy as placement_deploy  # noqa: E402
 
-from gpuclient.sandbox import fleet as fleet_mod  # noqa: E402
-from gpuclient.sandbox import hardware  # noqa: E402
-from gpuclient.sandbox import httpd  # noqa: E402
-from gpuclient.sandbox import neighbours  # noqa: E402
-from gpuclient.sandbox import rehearsal  # noqa: E402
+from gpu_sandbox import fleet as fleet_mod  # noqa: E402
+from gpu_sandbox import hardware  # noqa: E402
+from gpu_sandbox import httpd  # noqa: E402
+from gpu_sandbox import neighbours  # noqa: E402
+from gpu_sandbox import rehearsal  # noqa: E402
 
 LOG = logging.getLogger('gpu-sandbox')
 PERIODIC_SECONDS = 60  # Nova's default update_resources_interval
@@ -226,7 +226,7 @@ class Control:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='gpuclient.sandbox.cloud')
+    parser = argparse.ArgumentParser(prog='gpu_sandbox.cloud')
     parser.add_argument('--fleet', required=True)
     parser.add_argument('--keystone-url', required=True)
     parser.add_argument('--nova-port', type=int, required=True)

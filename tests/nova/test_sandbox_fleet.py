@@ -3,7 +3,7 @@ import json
 
 import testtools
 
-from gpuclient.sandbox import fleet
+from gpu_sandbox import fleet
 
 
 class TestDefaultFleet(testtools.TestCase):
