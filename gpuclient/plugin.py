@@ -8,12 +8,12 @@ import os
 
 API_NAME = 'gpu'
 API_VERSION_OPTION = 'os_gpu_api_version'
-API_VERSIONS = {'1': 'gpuclient.cloud.Cloud'}
+API_VERSIONS = {'1': 'gpuclient.access.cloud.Cloud'}
 DEFAULT_API_VERSION = '1'
 
 
 def make_client(instance):
-    from gpuclient import cloud
+    from gpuclient.access import cloud
 
     return cloud.Cloud.from_client_manager(instance)
 

@@ -5,7 +5,7 @@ import os
 
 import fixtures
 
-from gpuclient import pciids
+from gpuclient.model import pciids
 
 ENDPOINT = 'http://placement.example.org/placement'
 FIXTURE = os.path.join(os.path.dirname(__file__), 'fixtures', 'pci.ids')
@@ -39,7 +39,7 @@ class PciIds(fixtures.Fixture):
 
     def _setUp(self):
         db = pciids.Database.load([self.path]) if self.path else None
-        self.useFixture(fixtures.MockPatch('gpuclient.pciids.system',
+        self.useFixture(fixtures.MockPatch('gpuclient.model.pciids.system',
                                            return_value=db))
 
 

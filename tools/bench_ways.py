@@ -31,7 +31,7 @@ BIN = os.path.dirname(sys.executable)
 OPENSTACK = os.path.join(BIN, 'openstack')
 DEVICE_LIST = ['gpu', 'device', 'list', '-f', 'json']
 TOKEN = 'admin'  # noauth2 Placement takes any token; 'admin' is admin
-THREADS = 8      # as gpuclient.http.MAX_WORKERS
+THREADS = 8      # as gpuclient.access.http.MAX_WORKERS
 PCI_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
 
 
@@ -165,9 +165,9 @@ def _inprocess(repeats: int) -> dict:
     # covers those. A --help run and the modules the command loads on first
     # use warm them without a request, so the server counts only the runs.
     once(DEVICE_LIST[:3] + ['--help'])
-    import gpuclient.cloud  # noqa: F401
-    import gpuclient.compute  # noqa: F401
-    import gpuclient.placement  # noqa: F401
+    import gpuclient.access.cloud  # noqa: F401
+    import gpuclient.access.compute  # noqa: F401
+    import gpuclient.access.placement  # noqa: F401
 
     runs = [once(DEVICE_LIST) for _ in range(repeats)]
     return {'seconds': [seconds for seconds, _, _ in runs],
@@ -285,8 +285,8 @@ def _http_path(repeats: int) -> dict:
     from keystoneauth1 import session
     from keystoneauth1 import token_endpoint
 
-    from gpuclient import cloud
-    from gpuclient import http
+    from gpuclient.access import cloud
+    from gpuclient.access import http
 
     with open(os.environ['BENCH_GETS']) as f:
         # The log's header value, 'placement 1.14': the plugin takes '1.14'.

@@ -7,10 +7,10 @@ from cliff import lister
 from cliff import show
 from osc_lib import exceptions
 
-from gpuclient import allocations
-from gpuclient import devices
-from gpuclient import flavors
-from gpuclient import http
+from gpuclient.model import allocations
+from gpuclient.model import devices
+from gpuclient.model import flavors
+from gpuclient.access import http
 from gpuclient.v1 import columns
 from gpuclient.v1 import device as device_cmd
 from gpuclient.v1 import options

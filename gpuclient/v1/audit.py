@@ -4,7 +4,7 @@ from __future__ import annotations
 from cliff import lister
 from osc_lib import exceptions
 
-from gpuclient import http
+from gpuclient.access import http
 from gpuclient.v1 import columns
 from gpuclient.v1 import device as device_cmd
 from gpuclient.v1 import options
@@ -28,9 +28,9 @@ def read(cloud, host=None, nova_conf=None):
     """Everything the checks look at, read once: the device list's reads,
     the providers of each custom trait in use and of each trait a flavor
     requires, and Nova's servers, flavors and migrations (paged)."""
-    from gpuclient import audit
-    from gpuclient import devices
-    from gpuclient import estate
+    from gpuclient.model import audit
+    from gpuclient.model import devices
+    from gpuclient.model import estate
 
     placement, compute = cloud.placement, cloud.compute
     hosts = cloud.host_names.mapping
@@ -94,7 +94,7 @@ class Audit(lister.Lister):
         return self._verdict()
 
     def _verdict(self) -> int:
-        from gpuclient import audit
+        from gpuclient.model import audit
 
         if self.findings is None:   # --list-checks
             return 0
@@ -110,7 +110,7 @@ class Audit(lister.Lister):
         return 0
 
     def take_action(self, args):
-        from gpuclient import audit
+        from gpuclient.model import audit
 
         if args.list_checks:
             return columns.table(CHECK_LIST, audit.CHECKS.values())
@@ -120,7 +120,7 @@ class Audit(lister.Lister):
             raise UsageError(e)
         nova_conf = None
         if args.nova_conf:
-            from gpuclient import novaconf
+            from gpuclient.hostconfig import novaconf
 
             try:
                 nova_conf = novaconf.load(args.nova_conf)

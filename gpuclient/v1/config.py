@@ -27,7 +27,7 @@ _HEADINGS = {
 
 
 def _read_host(path):
-    from gpuclient import sysfs
+    from gpuclient.hostconfig import sysfs
 
     try:
         return sysfs.read(path)
@@ -88,7 +88,7 @@ class GenerateConfig(show.ShowOne):
         return parser
 
     def take_action(self, args):
-        from gpuclient import nova_settings
+        from gpuclient.hostconfig import nova_settings
 
         for vendor in args.vendor_id:
             if not _is_hex_id(vendor):
@@ -119,7 +119,7 @@ class GenerateConfig(show.ShowOne):
         every other format is the data."""
         if parsed_args.formatter != 'table':
             return super().produce_output(parsed_args, column_names, data)
-        from gpuclient import nova_settings
+        from gpuclient.hostconfig import nova_settings
 
         wanted = parsed_args.columns or ['compute', 'controller']
         for name in ('compute', 'controller'):
@@ -165,8 +165,8 @@ class CheckConfig(columns.FailsAfterOutput, lister.Lister):
         return parser
 
     def take_action(self, args):
-        from gpuclient import nova_checks
-        from gpuclient import novaconf
+        from gpuclient.hostconfig import nova_checks
+        from gpuclient.hostconfig import novaconf
 
         try:
             conf = novaconf.load(args.files)

@@ -7,9 +7,9 @@ from cliff import lister
 from cliff import show
 from osc_lib import exceptions
 
-from gpuclient import devices
-from gpuclient import http
-from gpuclient import selection
+from gpuclient.model import devices
+from gpuclient.access import http
+from gpuclient.model import selection
 from gpuclient.v1 import columns
 from gpuclient.v1 import options
 

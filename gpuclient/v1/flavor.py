@@ -5,8 +5,8 @@ from cliff import lister
 from cliff import show
 from osc_lib import exceptions
 
-from gpuclient import flavors
-from gpuclient import http
+from gpuclient.model import flavors
+from gpuclient.access import http
 from gpuclient.v1 import columns
 from gpuclient.v1 import device
 from gpuclient.v1 import options
@@ -30,7 +30,7 @@ def gpu_classes(cloud, found) -> tuple[set[str], set[str]]:
     listing per class); for a class none has room for, the allocation of
     one server of a flavor naming it; only if neither tells, every
     device's classes (the whole scan)."""
-    from gpuclient import placement as placement_api
+    from gpuclient.access import placement as placement_api
 
     specs = {f['id']: f.get('extra_specs') or {} for f in found}
     asked = flavors.classes_to_judge(specs.values())
@@ -363,7 +363,7 @@ def estimate_capacity(cloud, found, chosen, nova_conf=None, servers=None,
     is None) one server listing; `roots` {root name: uuid}, if None, one
     provider listing.
     """
-    from gpuclient import capacity
+    from gpuclient.model import capacity
 
     placement = cloud.placement
     if (servers is None and nova_conf is None
@@ -419,7 +419,7 @@ class FlavorCapacity(lister.Lister):
         return parser
 
     def take_action(self, args):
-        from gpuclient import capacity
+        from gpuclient.model import capacity
 
         cloud = self.app.client_manager.gpu
         nova_conf = load_nova_conf(args.nova_conf)
@@ -441,7 +441,7 @@ class FlavorCapacity(lister.Lister):
 def load_nova_conf(paths):
     if not paths:
         return None
-    from gpuclient import novaconf
+    from gpuclient.hostconfig import novaconf
 
     try:
         return novaconf.load(paths)

@@ -47,9 +47,9 @@ class Metrics(command.Command):
         return parser
 
     def take_action(self, args):
-        from gpuclient import audit
-        from gpuclient import capacity
-        from gpuclient import metrics
+        from gpuclient.model import audit
+        from gpuclient.model import capacity
+        from gpuclient.model import metrics
 
         if args.output:
             check_writable(args.output)

@@ -4,9 +4,9 @@ from __future__ import annotations
 from cliff import lister
 from osc_lib import exceptions
 
-from gpuclient import devices
-from gpuclient import http
-from gpuclient import traits
+from gpuclient.model import devices
+from gpuclient.access import http
+from gpuclient.model import traits
 from gpuclient.v1 import columns
 from gpuclient.v1 import device as device_cmd
 from gpuclient.v1 import options

@@ -3,12 +3,13 @@ them to Nova's real libvirt driver (plain devices, SR-IOV PFs with their
 VFs, mdev-capable GPUs), so every provider Nova writes comes from Nova's
 code.
 
-A host's functions are gpuclient.sysfs.PciFunction records: built from a
-fleet host here, or read from a copy of a host's /sys by gpuclient.sysfs.
+A host's functions are gpuclient.hostconfig.sysfs.PciFunction records:
+built from a fleet host here, or read from a copy of a host's /sys by
+gpuclient.hostconfig.sysfs.
 """
 from nova.tests.fixtures import libvirt as fakelibvirt
 
-from gpuclient import sysfs
+from gpuclient.hostconfig import sysfs
 from gpu_sandbox import fleet as fleet_mod
 
 # libvirt's dev_type names in nova's fakelibvirt

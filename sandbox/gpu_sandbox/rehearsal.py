@@ -4,7 +4,7 @@ boots, can be seen before the cloud is touched.
 
 The nova.conf is read with Nova's own option definitions ([pci],
 [filter_scheduler], [devices] and the dynamic [mdev_<type>] groups), as
-nova-compute would read it; the hardware with gpuclient.sysfs.
+nova-compute would read it; the hardware with gpuclient.hostconfig.sysfs.
 """
 from gpu_sandbox import fleet as fleet_mod
 
@@ -20,8 +20,8 @@ def fleet_data(sysfs_dir: str, nova_conf: str) -> dict:
 
 
 def functions(sysfs_dir: str):
-    """The host's PCI functions, as gpuclient.sysfs reads them."""
-    from gpuclient import sysfs
+    """The host's PCI functions, as gpuclient.hostconfig.sysfs reads them."""
+    from gpuclient.hostconfig import sysfs
 
     try:
         return list(sysfs.read(sysfs_dir).functions.values())

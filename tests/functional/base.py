@@ -22,7 +22,7 @@ from gpu_sandbox import client
 H100_CLASS = 'CUSTOM_PCI_10DE_2330'
 # Seconds one in-process `openstack` run may take before its test fails,
 # so a hung command fails that test instead of hanging the whole run. The
-# plugin's own requests give up after 60 s (gpuclient.http); a command
+# plugin's own requests give up after 60 s (gpuclient.access.http); a command
 # makes a few of them, plus Keystone's, on a busy 2-core machine.
 OPENSTACK_TIMEOUT = 300
 
@@ -52,7 +52,7 @@ class SandboxTestCase(testtools.TestCase):
     def run_openstack(self, *args, cloud=client.ADMIN_CLOUD, gpu_client=None):
         """(exit code, stdout, stderr) of one in-process ``openstack`` run.
 
-        gpu_client: a gpuclient.cloud.Cloud for ``openstack gpu`` to use
+        gpu_client: a gpuclient.access.cloud.Cloud for ``openstack gpu`` to use
         instead of the one it builds (e.g. with a Placement subclass that
         makes a real concurrent write).
         """

@@ -7,9 +7,9 @@ import uuid
 
 import fixtures
 
-from gpuclient import cloud as cloud_mod
-from gpuclient import compute
-from gpuclient import http
+from gpuclient.access import cloud as cloud_mod
+from gpuclient.access import compute
+from gpuclient.access import http
 from gpu_sandbox import client
 from tests.functional import base
 
@@ -103,7 +103,8 @@ class TestRequests(AuditTestCase):
                 count[0] += 1
             return real(service, *a, **kw)
 
-        with fixtures.MonkeyPatch('gpuclient.http.Service.request', counted):
+        with fixtures.MonkeyPatch('gpuclient.access.http.Service.request',
+                                  counted):
             code, _, err = self.run_openstack('gpu', *args)
         self.assertIn(code, (0, 1), err)
         return count[0]

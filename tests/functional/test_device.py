@@ -5,10 +5,10 @@ Neutron's bandwidth providers)."""
 import json
 import uuid
 
-from gpuclient import cloud as cloud_mod
-from gpuclient import devices
-from gpuclient import http
-from gpuclient import placement as placement_mod
+from gpuclient.access import cloud as cloud_mod
+from gpuclient.model import devices
+from gpuclient.access import http
+from gpuclient.access import placement as placement_mod
 from gpu_sandbox import client
 from tests.functional import base
 

@@ -2,8 +2,8 @@
 gpu-h100-1 (0000:c1:00.0 and 0000:c2:00.0)."""
 import json
 
-from gpuclient import cloud as cloud_mod
-from gpuclient import placement as placement_mod
+from gpuclient.access import cloud as cloud_mod
+from gpuclient.access import placement as placement_mod
 from tests.functional import base
 
 HOST = 'gpu-h100-1'

@@ -8,9 +8,9 @@ import subprocess
 import sys
 import threading
 
-from gpuclient import cloud as cloud_mod
-from gpuclient import placement as placement_mod
-from gpuclient import traits as traits_mod
+from gpuclient.access import cloud as cloud_mod
+from gpuclient.access import placement as placement_mod
+from gpuclient.model import traits as traits_mod
 from gpu_sandbox import client
 from tests.functional import base
 

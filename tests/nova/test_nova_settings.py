@@ -12,10 +12,10 @@ from nova.pci import request as nova_request
 from nova.pci import whitelist as nova_whitelist
 from oslo_config import fixture as config_fixture
 
-from gpuclient import nova_checks
-from gpuclient import nova_settings
-from gpuclient import novaconf
-from gpuclient import sysfs
+from gpuclient.hostconfig import nova_checks
+from gpuclient.hostconfig import nova_settings
+from gpuclient.hostconfig import novaconf
+from gpuclient.hostconfig import sysfs
 from tests.factories import PciIds
 
 HERE = os.path.dirname(__file__)

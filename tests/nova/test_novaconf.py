@@ -10,7 +10,7 @@ from nova.pci import request as nova_request
 from nova.pci import whitelist as nova_whitelist
 from oslo_config import fixture as config_fixture
 
-from gpuclient import novaconf
+from gpuclient.hostconfig import novaconf
 
 ALIASES = [
     '{"name": "a30", "vendor_id": "10de", "product_id": "20b7", '

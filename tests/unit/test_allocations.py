@@ -2,8 +2,8 @@
 from records shaped as Placement and Nova return them."""
 import testtools
 
-from gpuclient import allocations
-from gpuclient import devices
+from gpuclient.model import allocations
+from gpuclient.model import devices
 
 
 def device(uuid, host, address, rc, kind=devices.PASSTHROUGH, model=None,

@@ -3,8 +3,8 @@ import types
 
 import testtools
 
-from gpuclient import audit
-from gpuclient import devices
+from gpuclient.model import audit
+from gpuclient.model import devices
 
 A30 = 'CUSTOM_PCI_10DE_20B7'
 H100 = 'CUSTOM_PCI_10DE_2330'

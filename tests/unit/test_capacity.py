@@ -1,8 +1,8 @@
 """capacity: a flavor's request groups and how many servers fit a host."""
 import testtools
 
-from gpuclient import capacity
-from gpuclient import devices
+from gpuclient.model import capacity
+from gpuclient.model import devices
 
 A30 = 'CUSTOM_PCI_10DE_20B7'
 A100 = 'CUSTOM_A100'

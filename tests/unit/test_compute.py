@@ -1,8 +1,8 @@
 """Nova access: every flavor call at 2.86 or later, listings read whole."""
 import testtools
 
-from gpuclient import compute
-from gpuclient import http
+from gpuclient.access import compute
+from gpuclient.access import http
 from tests.factories import Response
 
 

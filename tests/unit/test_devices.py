@@ -2,10 +2,10 @@
 Neutron write it, and the pci.ids names."""
 import testtools
 
-from gpuclient import devices
-from gpuclient import pciids
-from gpuclient import placement
-from gpuclient import selection
+from gpuclient.model import devices
+from gpuclient.model import pciids
+from gpuclient.access import placement
+from gpuclient.model import selection
 from tests import factories
 from tests.factories import allocations
 from tests.factories import inventory

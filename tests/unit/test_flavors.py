@@ -1,8 +1,8 @@
 """GPU flavor requests: parsing, extra specs, refusals, words."""
 import testtools
 
-from gpuclient import devices
-from gpuclient import flavors
+from gpuclient.model import devices
+from gpuclient.model import flavors
 
 
 def request(**kwargs):
@@ -364,7 +364,7 @@ class TestBounds(TestCase):
 class TestAliasesFromNovaConf(TestCase):
 
     def test_defined_and_not(self):
-        from gpuclient import novaconf
+        from gpuclient.hostconfig import novaconf
 
         defined = {'a30': novaconf.parse_alias(
             '{"name": "a30", "vendor_id": "10de", "product_id": "20b7", '

@@ -7,7 +7,7 @@ import time
 from keystoneauth1 import exceptions as ks_exc
 import testtools
 
-from gpuclient import http
+from gpuclient.access import http
 from tests.factories import ENDPOINT
 from tests.factories import Response
 

@@ -7,9 +7,9 @@ import tempfile
 from prometheus_client import parser
 import testtools
 
-from gpuclient import audit
-from gpuclient import devices
-from gpuclient import metrics
+from gpuclient.model import audit
+from gpuclient.model import devices
+from gpuclient.model import metrics
 
 
 def gpu(address, used, total=1, reserved=0, kind=devices.PASSTHROUGH,

@@ -3,8 +3,8 @@ how often. It takes the read and the write as functions, so no HTTP."""
 import fixtures
 import testtools
 
-from gpuclient import http
-from gpuclient import placement
+from gpuclient.access import http
+from gpuclient.access import placement
 
 RACE_500 = http.CloudError('Placement: %s (HTTP 500)'
                            % http.CONCURRENT_UPDATE_500, 500, None,
@@ -18,7 +18,7 @@ class TestReadModifyWrite(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.useFixture(fixtures.MonkeyPatch(
-            'gpuclient.placement.RETRY_PAUSE', 0))
+            'gpuclient.access.placement.RETRY_PAUSE', 0))
         self.reads = 0
 
     def write_failing(self, *errors):

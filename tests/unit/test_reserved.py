@@ -1,9 +1,9 @@
 """Which devices `gpu reserved reset` touches, and what it reports."""
 import testtools
 
-from gpuclient import devices
-from gpuclient import http
-from gpuclient import reserved
+from gpuclient.model import devices
+from gpuclient.access import http
+from gpuclient.model import reserved
 
 RC = 'CUSTOM_PCI_10DE_2330'
 RECORD = {'total': 1, 'reserved': 1, 'min_unit': 1, 'max_unit': 1,

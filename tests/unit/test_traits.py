@@ -4,8 +4,8 @@ import re
 
 import testtools
 
-from gpuclient import devices
-from gpuclient import traits
+from gpuclient.model import devices
+from gpuclient.model import traits
 
 NOVA = ['COMPUTE_MANAGED_PCI_DEVICE', 'OWNER_NOVA']
 

@@ -13,7 +13,7 @@ import tempfile
 
 import testtools
 
-from gpuclient import nova_settings
+from gpuclient.hostconfig import nova_settings
 from gpu_sandbox import client
 from gpu_sandbox import rehearsal
 from tests.functional import test_config

@@ -131,7 +131,7 @@ aliases:
 
 
 def write_sysfs(root, functions):
-    """A copy of a host's /sys as gpuclient.sysfs reads it: for each
+    """A copy of a host's /sys as gpuclient.hostconfig.sysfs reads it: for each
     (address, vendor, device, class, extra) a device directory linked from
     bus/pci/devices, with its IOMMU group; extra may name 'physfn', list
     'virtfns', or give 'mdev_types' {type: (name, available instances)}."""

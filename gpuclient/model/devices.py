@@ -23,7 +23,7 @@ import collections
 import dataclasses
 import re
 
-from gpuclient import pciids
+from gpuclient.model import pciids
 
 PASSTHROUGH = 'passthrough'
 VGPU = 'vgpu'

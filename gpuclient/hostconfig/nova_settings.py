@@ -15,11 +15,11 @@ import dataclasses
 import json
 import re
 
-from gpuclient import devices
-from gpuclient import nova_checks
-from gpuclient import novaconf
-from gpuclient import pciids
-from gpuclient import sysfs
+from gpuclient.model import devices
+from gpuclient.hostconfig import nova_checks
+from gpuclient.hostconfig import novaconf
+from gpuclient.model import pciids
+from gpuclient.hostconfig import sysfs
 
 VFIO = 'vfio-pci'
 # The compute node's provider: named after libvirt's hostname of the host

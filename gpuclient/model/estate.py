@@ -1,14 +1,14 @@
 """The GPU estate as one `gpu audit` reads it (Estate), and what a check
 says about it (Finding): the audit's model, no I/O. The checks are in
-gpuclient/audit.py; `gpu metrics` reuses the same read.
+gpuclient/model/audit.py; `gpu metrics` reuses the same read.
 """
 from __future__ import annotations
 
 import collections
 import dataclasses
 
-from gpuclient import devices
-from gpuclient import traits as traits_mod
+from gpuclient.model import devices
+from gpuclient.model import traits as traits_mod
 
 ERROR, WARNING, INFO = 'error', 'warning', 'info'
 SEVERITIES = (ERROR, WARNING, INFO)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from gpuclient import devices
-from gpuclient import novaconf
+from gpuclient.model import devices
+from gpuclient.hostconfig import novaconf
 
 ALIAS_SPEC = 'pci_passthrough:alias'
 NUMA_SPEC = 'hw:pci_numa_affinity_policy'

@@ -7,7 +7,7 @@ import functools
 import random
 import time
 
-from gpuclient import http
+from gpuclient.access import http
 
 PCI_DEVICE_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
 ONE_TIME_USE_TRAIT = 'HW_PCI_ONE_TIME_USE'
@@ -194,7 +194,7 @@ class Placement:
         nothing more; a full one costs its inventory read (Placement lists
         providers of a class only with room for more of it).
         """
-        from gpuclient import devices
+        from gpuclient.model import devices
 
         if host:
             root = self.root(host)['uuid']
@@ -242,7 +242,7 @@ class Placement:
         """{uuid: {'traits': [...]}} for Cyborg's GPUs `uuids`: the traits
         that hold their ids (their model is only there), from one listing
         per such trait in use rather than one read per GPU."""
-        from gpuclient import devices
+        from gpuclient.model import devices
 
         if not uuids:
             return {}
@@ -286,7 +286,7 @@ class Placement:
     def gpu_records(self, uuid: str) -> dict:
         """A Nova PCI provider's inventories, and its allocations only if
         its class is a GPU's (a NIC's are not read)."""
-        from gpuclient import devices
+        from gpuclient.model import devices
 
         body = self.inventories(uuid)
         classes = sorted(body['inventories'])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from gpuclient import devices
+from gpuclient.model import devices
 
 
 class HostNames:

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterable
 
-from gpuclient import devices
+from gpuclient.model import devices
 
 PREFIX = 'CUSTOM_'
 MAX_LENGTH = 255   # Placement's limit on a trait name

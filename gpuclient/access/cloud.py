@@ -8,7 +8,7 @@ import os
 
 from keystoneauth1 import adapter
 
-from gpuclient import http
+from gpuclient.access import http
 
 SERVICES = ('placement', 'compute')
 
@@ -46,7 +46,7 @@ class Cloud:
 
     @functools.cached_property
     def placement(self):
-        from gpuclient import placement
+        from gpuclient.access import placement
 
         return placement.Placement(self._service('placement'))
 
@@ -55,7 +55,7 @@ class Cloud:
         """Nova's hypervisor hostname -> service host map: one paged
         os-hypervisors read per command. A user Nova does not let list
         hypervisors gets the root provider names as hosts."""
-        from gpuclient import selection
+        from gpuclient.model import selection
 
         try:
             hypervisors = self.compute.hypervisors()
@@ -67,7 +67,7 @@ class Cloud:
 
     @functools.cached_property
     def compute(self):
-        from gpuclient import compute
+        from gpuclient.access import compute
 
         return compute.Compute(self._service('compute'))
 

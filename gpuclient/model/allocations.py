@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from gpuclient import devices
-from gpuclient import flavors
+from gpuclient.model import devices
+from gpuclient.model import flavors
 
 
 @dataclasses.dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from gpuclient.devices import Device
+from gpuclient.model.devices import Device
 
 RESET = 'reset'
 WOULD_RESET = 'would reset'   # --dry-run

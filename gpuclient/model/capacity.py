@@ -28,9 +28,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from gpuclient import allocations
-from gpuclient import devices
-from gpuclient import flavors
+from gpuclient.model import allocations
+from gpuclient.model import devices
+from gpuclient.model import flavors
 
 GPUS = 'GPUs'
 DISABLED = 'COMPUTE_STATUS_DISABLED'

@@ -15,8 +15,8 @@ import fnmatch
 import json
 import re
 
-from gpuclient import novaconf
-from gpuclient import sysfs
+from gpuclient.hostconfig import novaconf
+from gpuclient.hostconfig import sysfs
 
 ERROR = 'error'
 WARNING = 'warning'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib import parse
 
-from gpuclient import http
+from gpuclient.access import http
 
 MICROVERSION = '2.86'
 # Nova's default [api] max_limit: a larger page is cut to it anyway.

@@ -1,7 +1,7 @@
 """Everything wrong in the GPU estate, each with its fix: pure checks over
 one read of Placement and Nova, no I/O.
 
-A check is a function of an Estate (gpuclient/estate.py) returning
+A check is a function of an Estate (gpuclient/model/estate.py) returning
 Findings; CHECKS registers each with a line saying why it matters. Adding
 a check is one function, one registry entry and one test.
 """
@@ -11,17 +11,17 @@ import collections
 import dataclasses
 from collections.abc import Callable
 
-from gpuclient import allocations
-from gpuclient import devices
-from gpuclient import flavors
-from gpuclient import novaconf
-from gpuclient import traits as traits_mod
-from gpuclient.estate import ERROR
-from gpuclient.estate import Estate
-from gpuclient.estate import Finding
-from gpuclient.estate import INFO
-from gpuclient.estate import SEVERITIES
-from gpuclient.estate import WARNING
+from gpuclient.model import allocations
+from gpuclient.model import devices
+from gpuclient.model import flavors
+from gpuclient.hostconfig import novaconf
+from gpuclient.model import traits as traits_mod
+from gpuclient.model.estate import ERROR
+from gpuclient.model.estate import Estate
+from gpuclient.model.estate import Finding
+from gpuclient.model.estate import INFO
+from gpuclient.model.estate import SEVERITIES
+from gpuclient.model.estate import WARNING
 
 # Resource classes of GPUs a flavor may ask Placement for directly.
 _GPU_CLASSES = frozenset({flavors.VGPU, 'PGPU'})
