@@ -51,19 +51,16 @@ class Cloud:
         return placement.Placement(self._service('placement'))
 
     @functools.cached_property
-    def host_names(self):
-        """Nova's hypervisor hostname -> service host map: one paged
-        os-hypervisors read per command. A user Nova does not let list
-        hypervisors gets the root provider names as hosts."""
-        from gpuclient.model import selection
-
+    def hypervisors(self) -> list[dict]:
+        """Nova's hypervisors: one paged os-hypervisors read per command.
+        A user Nova does not let list them gets none (the root provider
+        names then stand for the hosts)."""
         try:
-            hypervisors = self.compute.hypervisors()
+            return self.compute.hypervisors()
         except http.CloudError as e:
             if e.status != 403:
                 raise
-            hypervisors = []
-        return selection.HostNames(hypervisors)
+            return []
 
     @functools.cached_property
     def compute(self):

@@ -2,16 +2,11 @@
 microversion it needs."""
 from __future__ import annotations
 
-import dataclasses
-import functools
 import random
 import time
 
 from gpuclient.access import http
 
-PCI_DEVICE_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
-ONE_TIME_USE_TRAIT = 'HW_PCI_ONE_TIME_USE'
-CYBORG_TRAIT = 'OWNER_CYBORG'
 # Writes retried on a stale provider generation before giving up, with a
 # random pause of up to RETRY_PAUSE seconds times the attempt before each
 # retry. Of N writers racing on one provider at least one wins each round,
@@ -19,23 +14,6 @@ CYBORG_TRAIT = 'OWNER_CYBORG'
 # provider at once all get through with room to spare (8 once failed one).
 WRITE_ATTEMPTS = 16
 RETRY_PAUSE = 0.05
-
-
-@dataclasses.dataclass
-class Snapshot:
-    """What Placement says about the GPU providers of a tree or a cloud.
-
-    Inventories, allocations and traits are keyed by provider UUID and hold
-    Placement's response bodies (with the provider generation), but for a
-    Cyborg GPU's traits read without with_traits: only those that name it.
-    """
-    providers: list[dict]
-    pci_managed: set[str]
-    one_time_use: set[str]
-    cyborg: set[str] = dataclasses.field(default_factory=set)
-    inventories: dict[str, dict] = dataclasses.field(default_factory=dict)
-    allocations: dict[str, dict] = dataclasses.field(default_factory=dict)
-    traits: dict[str, dict] = dataclasses.field(default_factory=dict)
 
 
 class Placement:
@@ -158,7 +136,7 @@ class Placement:
     def consumer_allocations(self, consumer: str) -> dict:
         return self.service.get('/allocations/%s' % consumer, '1.28')
 
-    # -- the GPU view ------------------------------------------------------
+    # -- trees and listings ------------------------------------------------
     def root(self, host: str) -> dict:
         """The compute node provider of a host (its tree's root), by its
         name in any case: Placement's name= compares exactly, so a miss is
@@ -172,89 +150,6 @@ class Placement:
         if not found:
             raise http.NotFound('no compute host named %r in Placement' % host)
         return found[0]
-
-    def snapshot(self, host: str | None = None, root: str | None = None,
-                 with_traits: bool = False, required=(),
-                 gpus_only: bool = False) -> Snapshot:
-        """Every device provider of one tree (`host` or `root` uuid) or of
-        the cloud, with inventories and allocations: 4 listings (5 with
-        `required` traits, which Placement filters), then two requests per
-        device provider (three per provider of no known owner, and every
-        provider with_traits), concurrently.
-
-        Which children are devices is decided from the listings (names and
-        the traits listed), before any read: other services' providers
-        (Neutron's bandwidth subtree) cost nothing more. Cyborg's GPUs'
-        ids come from two more listings and one per trait that holds them.
-
-        gpus_only leaves out Nova's PCI devices that are not GPUs (a NIC,
-        an NVMe drive): their allocations are not read, and (without
-        `required`) one more listing, of the custom classes, and one per
-        class that is not a GPU's name those with room free, which cost
-        nothing more; a full one costs its inventory read (Placement lists
-        providers of a class only with room for more of it).
-        """
-        from gpuclient.model import devices
-
-        if host:
-            root = self.root(host)['uuid']
-        traits = [None, PCI_DEVICE_TRAIT, ONE_TIME_USE_TRAIT, CYBORG_TRAIT]
-        if required:
-            traits.append(','.join(sorted(set(required))))
-        reads = [functools.partial(self._listing, root, t) for t in traits]
-        # With `required`, the few providers listed cost less than the
-        # class listings (each names every device of its class with room).
-        by_class = gpus_only and not required
-        if by_class:
-            reads.append(self.custom_classes)
-        listings = http.gather(lambda read: read(), reads)
-        classes = listings.pop() if by_class else ()
-        providers, pci_managed, one_time_use, cyborg = (
-            listings[0], *({p['uuid'] for p in found}
-                           for found in listings[1:4]))
-        snap = Snapshot(providers, pci_managed, one_time_use, cyborg)
-        wanted = {p['uuid'] for p in (listings[4] if required else providers)}
-        # Nova gives each PCI provider one class: holding another device's
-        # class, it is no GPU.
-        wanted -= self._with_room_for_any(
-            [rc for rc in classes if not devices.is_gpu_class(rc)],
-            root) & pci_managed
-        candidates = [p for p in providers if p['uuid'] in wanted
-                      and devices.may_be_device(p, pci_managed, cyborg)]
-        if not with_traits:
-            snap.traits.update(self._cyborg_id_traits(
-                root, [p['uuid'] for p in candidates if p['uuid'] in cyborg]))
-        reads = []
-        for p in candidates:
-            uuid = p['uuid']
-            if gpus_only and uuid in pci_managed:
-                reads.append((uuid, 'gpu_records'))
-            else:
-                reads += [(uuid, 'inventories'), (uuid, 'allocations')]
-            # Traits name an unlisted owner.
-            if with_traits or not (uuid in pci_managed or uuid in cyborg
-                                   or devices.is_libvirt_gpu_name(p['name'])):
-                reads.append((uuid, 'traits'))
-        self._fetch(snap, reads)
-        return snap
-
-    def _cyborg_id_traits(self, root: str | None, uuids) -> dict[str, dict]:
-        """{uuid: {'traits': [...]}} for Cyborg's GPUs `uuids`: the traits
-        that hold their ids (their model is only there), from one listing
-        per such trait in use rather than one read per GPU."""
-        from gpuclient.model import devices
-
-        if not uuids:
-            return {}
-        names = [t for t in self.custom_traits_in_use()
-                 if devices.is_cyborg_id_trait(t)]
-        found = {uuid: {'traits': [CYBORG_TRAIT]} for uuid in uuids}
-        for trait, holders in zip(names, http.gather(
-                functools.partial(self._listing, root), names)):
-            for p in holders:
-                if p['uuid'] in found:
-                    found[p['uuid']]['traits'].append(trait)
-        return found
 
     def custom_classes(self) -> list[str]:
         return [rc['name'] for rc in self.service.get(
@@ -276,46 +171,15 @@ class Placement:
                 return None
             raise
 
-    def _with_room_for_any(self, classes, root: str | None) -> set[str]:
-        """UUIDs of the providers (of one tree) with room for one more of
-        any of the classes: one listing per class."""
-        return {p['uuid'] for found in http.gather(
-            lambda rc: self.with_room_for(rc, root) or (), classes)
-            for p in found}
-
-    def gpu_records(self, uuid: str) -> dict:
-        """A Nova PCI provider's inventories, and its allocations only if
-        its class is a GPU's (a NIC's are not read)."""
-        from gpuclient.model import devices
-
-        body = self.inventories(uuid)
-        classes = sorted(body['inventories'])
-        if classes and devices.is_gpu_class(classes[0]):
-            return {'inventories': body,
-                    'allocations': self.allocations(uuid)}
-        return {'inventories': body}
-
-    def _listing(self, root: str | None, trait: str | None) -> list[dict]:
+    def listing(self, root: str | None, trait: str | None) -> list[dict]:
+        """The providers (of one tree) with a trait; none for a trait
+        Placement does not know."""
         try:
             return self.providers(in_tree=root, required=trait)
         except http.CloudError as e:
             if trait and e.status == 400:  # a cloud that never had the trait
                 return []
             raise
-
-    def _fetch(self, snap: Snapshot, requests) -> None:
-        def one(request):
-            uuid, kind = request
-            try:
-                body = getattr(self, kind)(uuid)
-            except http.NotFound:  # deleted since the listing: leave it out
-                return []
-            return (list(body.items()) if kind == 'gpu_records'
-                    else [(kind, body)])
-
-        for (uuid, _), found in zip(requests, http.gather(one, requests)):
-            for kind, body in found:
-                getattr(snap, kind)[uuid] = body
 
     # -- capacity (F) --------------------------------------------------------
     def usages(self, uuid: str) -> dict:
@@ -326,4 +190,4 @@ class Placement:
     def holders(self, trait: str) -> list[dict]:
         """The providers that have the trait; none for a trait Placement
         does not know (a flavor may require one: audit, capacity)."""
-        return self._listing(None, trait)
+        return self.listing(None, trait)

@@ -7,12 +7,13 @@ from cliff import lister
 from cliff import show
 from osc_lib import exceptions
 
+from gpuclient.access import http
 from gpuclient.model import allocations
 from gpuclient.model import devices
 from gpuclient.model import flavors
-from gpuclient.access import http
+from gpuclient.operations import reading
+from gpuclient.operations import servers as server_ops
 from gpuclient.v1 import columns
-from gpuclient.v1 import device as device_cmd
 from gpuclient.v1 import options
 
 SHOW = (('Server', 'id'), ('Name', 'name'), ('Status', 'status'),
@@ -42,55 +43,6 @@ def project_id(app, text: str) -> str:
         if _PROJECT_ID.match(text):
             return text.lower()
         raise
-
-
-def find_server(cloud, text: str, project: str | None = None) -> dict:
-    """A server by UUID or exact name (of `project`'s servers only, when
-    given); admins find other projects' servers too. Nova filters names by
-    regular expression: anchor and escape."""
-    compute = cloud.compute
-    filters = {'project_id': project} if project else {}
-    if devices.is_uuid(text):
-        server = compute.server(text)
-        if server and project in (None, server.get('tenant_id')):
-            return server
-    pattern = '^%s$' % re.escape(text)
-    try:
-        found = compute.servers(name=pattern, **filters)
-    except http.CloudError as e:
-        if e.status != 403:
-            raise
-        found = compute.servers(all_projects=False, name=pattern, **filters)
-    try:
-        return allocations.select_server(found, text, project)
-    except allocations.NoSuchServer as e:
-        raise exceptions.CommandError(str(e))
-
-
-def server_devices(cloud, server: dict, held: dict) -> list[devices.Device]:
-    """The devices of the server's host tree, and of any other tree its
-    allocation reaches (a misplaced allocation must still be named)."""
-    placement = cloud.placement
-    snapshots = []
-    node = server.get('OS-EXT-SRV-ATTR:hypervisor_hostname')
-    if node:
-        try:
-            snapshots = device_cmd.snapshots(cloud, host=node)
-        except exceptions.CommandError:  # a host Placement does not know
-            pass
-    seen = {p['uuid'] for s in snapshots for p in s.providers}
-
-    def root(uuid):
-        try:
-            return placement.provider(uuid)['root_provider_uuid']
-        except http.NotFound:  # deleted since the allocation was read
-            return None
-
-    roots = set(http.gather(root, sorted(set(held) - seen))) - {None}
-    snapshots += http.gather(lambda r: placement.snapshot(root=r),
-                             sorted(roots))
-    hosts = cloud.host_names.mapping
-    return [d for s in snapshots for d in devices.build(s, hosts)]
 
 
 class ShowAllocation(columns.FailsAfterOutput, show.ShowOne):
@@ -127,7 +79,7 @@ class ShowAllocation(columns.FailsAfterOutput, show.ShowOne):
         cloud = self.app.client_manager.gpu
         project = args.project and project_id(self.app, args.project)
         try:
-            server = find_server(cloud, args.server, project)
+            server = server_ops.find_server(cloud, args.server, project)
         except exceptions.CommandError:
             if devices.is_uuid(args.server) and self._held_anyway(
                     cloud, args.server):
@@ -138,7 +90,7 @@ class ShowAllocation(columns.FailsAfterOutput, show.ShowOne):
             raise
         held_allocations = cloud.placement.consumer_allocations(
             server['id'])['allocations']
-        found = server_devices(cloud, server, held_allocations)
+        found = server_ops.server_devices(cloud, server, held_allocations)
         flavor = server.get('flavor') or {}
         specs = flavor.get('extra_specs') or {}
         request = allocations.parse_request(specs, found)
@@ -199,7 +151,7 @@ class ListAllocation(lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        device_cmd.add_host_option(parser)
+        options.add_host_option(parser)
         parser.add_argument('--project', metavar='<project>', type=PROJECT,
                             help='only consumers of this project (name or '
                                  'ID)')
@@ -215,7 +167,7 @@ class ListAllocation(lister.Lister):
     def take_action(self, args):
         cloud = self.app.client_manager.gpu
         project = args.project and project_id(self.app, args.project)
-        found = device_cmd.load(cloud, args.host)
+        found = reading.load(cloud, args.host)
         servers = self._servers(cloud, args.host, found)
         # Nova is asked about migrations only when some consumer is no
         # server: a cloud without leaks or migrations pays nothing for it.
@@ -257,7 +209,7 @@ class ListAllocation(lister.Lister):
         size of the cloud."""
         if not host:
             return {s['id']: s for s in cloud.compute.servers()}
-        names = cloud.host_names
+        names = reading.host_names(cloud)
         servers = {}
         for service_host in sorted({names.service_host(h) for h in
                                     names.hypervisors(host)} or {host}):
@@ -281,7 +233,7 @@ class ListAllocation(lister.Lister):
         """Whether a server runs on --host (either spelling, any case)."""
         if not host:
             return True
-        names = {n.lower() for n in cloud.host_names.hypervisors(
+        names = {n.lower() for n in reading.host_names(cloud).hypervisors(
             host)} | {host.lower()}
         return bool(names & {(server.get(k) or '').lower() for k in (
             'OS-EXT-SRV-ATTR:host', 'OS-EXT-SRV-ATTR:hypervisor_hostname')})

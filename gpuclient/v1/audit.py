@@ -5,8 +5,8 @@ from cliff import lister
 from osc_lib import exceptions
 
 from gpuclient.access import http
+from gpuclient.operations import reading
 from gpuclient.v1 import columns
-from gpuclient.v1 import device as device_cmd
 from gpuclient.v1 import options
 
 FINDING = (('severity', 'severity'), ('check', 'check'),
@@ -22,35 +22,6 @@ CANNOT_AUDIT = 3
 
 class UsageError(Exception):
     pass
-
-
-def read(cloud, host=None, nova_conf=None):
-    """Everything the checks look at, read once: the device list's reads,
-    the providers of each custom trait in use and of each trait a flavor
-    requires, and Nova's servers, flavors and migrations (paged)."""
-    from gpuclient.model import audit
-    from gpuclient.model import devices
-    from gpuclient.model import estate
-
-    placement, compute = cloud.placement, cloud.compute
-    hosts = cloud.host_names.mapping
-    snapshots = device_cmd.snapshots(cloud, host)
-    servers, flavor_list, in_use = http.gather(
-        lambda read: read(), [compute.servers, compute.flavors,
-                              placement.custom_traits_in_use])
-    migrations = compute.migrations_in_progress()   # concurrent itself
-    wanted = sorted(set(in_use).union(*(
-        audit.required_traits(f.get('extra_specs') or {})
-        for f in flavor_list)))
-    holders = dict(zip(wanted, http.gather(placement.holders, wanted)))
-    return estate.Estate(
-        devices=[d for s in snapshots for d in devices.build(s, hosts)],
-        providers=[p for s in snapshots for p in s.providers],
-        inventories={u: body for s in snapshots
-                     for u, body in s.inventories.items()},
-        holders=holders, servers={s['id']: s for s in servers},
-        flavors=flavor_list, migrations=migrations, hosts=hosts,
-        nova_conf=nova_conf, host=host)
 
 
 class Audit(lister.Lister):
@@ -131,7 +102,8 @@ class Audit(lister.Lister):
             raise UsageError('--host needs a compute host name; it was '
                              'given an empty value')
         try:
-            estate = read(self.app.client_manager.gpu, args.host, nova_conf)
+            estate = reading.read_estate(self.app.client_manager.gpu,
+                                         args.host, nova_conf)
         except http.CloudError:
             raise
         except exceptions.CommandError as e:  # no such host

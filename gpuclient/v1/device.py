@@ -7,9 +7,9 @@ from cliff import lister
 from cliff import show
 from osc_lib import exceptions
 
-from gpuclient.model import devices
 from gpuclient.access import http
-from gpuclient.model import selection
+from gpuclient.model import devices
+from gpuclient.operations import reading
 from gpuclient.v1 import columns
 from gpuclient.v1 import options
 
@@ -34,111 +34,11 @@ SUMMARY = (('Model', 'model'), ('Kind', 'kind'), ('Devices', 'devices'),
            ('Total', 'total'), ('Used', 'used'), ('Reserved', 'reserved'),
            ('Free', 'free'))
 
-SELECTOR_HELP = ('a device: provider UUID, provider name '
-                 '(gpu-a30-1_0000:81:00.0) or HOST:ADDRESS '
-                 '(gpu-a30-1:0000:81:00.0, or gpu-a30-1:81:00.0); HOST is '
-                 'the service host or the hypervisor hostname; a VF\'s '
-                 'address finds its pool')
 NO_PCI_IN_PLACEMENT = (
     'note: no PCI device is reported to Placement on this cloud, so the '
     'GPUs Nova passes through are not listed (vGPUs and Cyborg\'s are): set '
     '[pci] report_in_placement = true on the computes and '
     '[filter_scheduler] pci_in_placement = true on the schedulers')
-
-
-def add_host_option(parser):
-    parser.add_argument('--host', metavar='<host>',
-                        type=options.nonempty('--host', 'a compute host name'),
-                        help='only this compute host: its service host or '
-                             'hypervisor hostname, any case (reads only its '
-                             'tree)')
-
-
-def add_all_devices_option(parser):
-    parser.add_argument('--all-devices', action='store_true',
-                        help='every PCI device Nova or Cyborg manages, not '
-                             'only GPUs (NICs, NVMe drives, GPU audio '
-                             'functions...), each with its device type')
-
-
-def _roots(cloud, host: str) -> list[str]:
-    """Root provider UUIDs of a host named either way, in any case."""
-    if not host.strip():
-        raise exceptions.CommandError(
-            'an empty host name: give a service host or hypervisor hostname')
-    roots = []
-    for name in cloud.host_names.hypervisors(host) or [host]:
-        try:
-            roots.append(cloud.placement.root(name)['uuid'])
-        except http.NotFound:
-            pass
-    if not roots:
-        raise exceptions.CommandError(
-            'no compute host named %r: neither a Nova service host nor a '
-            'hypervisor hostname that Placement knows' % host)
-    return roots
-
-
-def snapshots(cloud, host=None, with_traits=False, traits=(), root=None,
-              gpus_only=False):
-    """placement.Snapshots of one host's trees (or one root's, or the
-    cloud's), one after the other: each reads concurrently already."""
-    roots = [root] if root else _roots(cloud, host) if host else [None]
-    return [cloud.placement.snapshot(root=r, with_traits=with_traits,
-                                     required=traits, gpus_only=gpus_only)
-            for r in roots]
-
-
-def load(cloud, host=None, with_traits=False, traits=(), root=None,
-         all_devices=False):
-    """The GPUs (every device with all_devices: see Device.is_gpu) of one
-    host (service host or hypervisor hostname), of one root provider, or
-    of the cloud, with Nova's service hosts; `traits` are filtered by
-    Placement."""
-    hosts = cloud.host_names.mapping
-    return [d for s in snapshots(cloud, host, with_traits, traits, root,
-                                 gpus_only=not all_devices)
-            for d in devices.build(s, hosts) if d.is_gpu or all_devices]
-
-
-def find(cloud, selector, with_traits=False):
-    """The device a selector names, reading only its host's tree (a bare
-    address: every tree)."""
-    placement = cloud.placement
-    try:
-        selection.check_selector(selector)
-        if devices.is_uuid(selector):
-            uuid = devices.normalise_uuid(selector)
-            try:
-                root = placement.provider(uuid)['root_provider_uuid']
-            except http.NotFound:
-                raise selection.NoSuchDevice(
-                    'no resource provider with UUID %s' % uuid)
-            found = load(cloud, root=root, with_traits=with_traits,
-                         all_devices=True)
-        elif devices.normalise_address(selector):
-            found = load(cloud, with_traits=with_traits, all_devices=True)
-        elif ('_' in selector and devices.normalise_address(
-                selector.rsplit('_', 1)[-1])):
-            # A provider name: <hypervisor hostname>_<address>.
-            named = placement.providers(name=selector)
-            if named:
-                found = load(cloud, root=named[0]['root_provider_uuid'],
-                             with_traits=with_traits, all_devices=True)
-            else:
-                found = load(cloud, host=selector.rsplit('_', 1)[0],
-                             with_traits=with_traits, all_devices=True)
-        else:
-            host_address = devices.split_host_address(selector)
-            if not host_address:
-                raise selection.NoSuchDevice(
-                    'no GPU device %r: name one by %s'
-                    % (selector, selection.EXPECTED))
-            found = load(cloud, host=host_address[0],
-                         with_traits=with_traits, all_devices=True)
-        return selection.select(found, selector)
-    except selection.NoSuchDevice as e:
-        raise exceptions.CommandError(str(e))
 
 
 def _describe(d: devices.Device) -> None:
@@ -164,8 +64,8 @@ class ListDevice(lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        add_host_option(parser)
-        add_all_devices_option(parser)
+        options.add_host_option(parser)
+        options.add_all_devices_option(parser)
         parser.add_argument('--resource-class', metavar='<class>',
                             type=options.nonempty('--resource-class',
                                                   'a resource class'),
@@ -204,19 +104,18 @@ class ListDevice(lister.Lister):
                 raise exceptions.CommandError(
                     '--%s %r: a PCI id is 4 hex digits, e.g. 10de'
                     % (option, value))
-        check_names_exist(cloud, args.resource_class, args.trait)
-        check_model(args.model)
+        reading.check_names_exist(cloud, args.resource_class, args.trait)
+        reading.check_model(args.model)
         filters = devices.Filters(
             resource_class=args.resource_class, model=args.model,
             vendor_id=args.vendor_id, product_id=args.product_id,
             state=args.state, kind=args.kind)
-        taken = snapshots(cloud, args.host, with_traits=args.long,
+        taken = reading.snapshots(cloud, args.host, with_traits=args.long,
                           traits=tuple(t.upper() for t in args.trait),
                           gpus_only=not args.all_devices)
         if not args.host and not any(s.pci_managed for s in taken):
             self.app.stderr.write(NO_PCI_IN_PLACEMENT + '\n')
-        hosts = cloud.host_names.mapping
-        found = [d for s in taken for d in devices.build(s, hosts)
+        found = [d for d in reading.build(cloud, taken)
                  if (d.is_gpu or args.all_devices) and filters.match(d)]
         for d in found:
             d.consumer_ids = sorted(d.consumers)
@@ -224,29 +123,6 @@ class ListDevice(lister.Lister):
         spec = DEVICE_LONG if args.long else (
             DEVICE + CATEGORY if args.all_devices else DEVICE)
         return columns.table(spec, found)
-
-
-def check_names_exist(cloud, resource_class=None, traits=()):
-    """An unknown class or trait is a typo, not an empty answer."""
-    placement = cloud.placement
-    if resource_class and not placement.resource_class_exists(
-            resource_class.upper()):
-        raise exceptions.CommandError(
-            'no resource class %r in Placement' % resource_class)
-    for trait in traits:
-        if not placement.trait_exists(trait.upper()):
-            raise exceptions.CommandError('no trait %r in Placement' % trait)
-
-
-def check_model(model):
-    if model is not None and not model.strip():
-        raise exceptions.CommandError(
-            '--model is empty: give a model, e.g. A100')
-    if model and not devices.is_known_model(model):
-        raise exceptions.CommandError(
-            'unknown model %r: neither pci.ids nor the built-in table names '
-            'it; built-in models: %s'
-            % (model, ', '.join(devices.known_models())))
 
 
 class ShowDevice(show.ShowOne):
@@ -258,12 +134,13 @@ class ShowDevice(show.ShowOne):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        parser.add_argument('device', metavar='<device>', help=SELECTOR_HELP)
+        parser.add_argument('device', metavar='<device>',
+                            help=options.SELECTOR_HELP)
         return parser
 
     def take_action(self, args):
         cloud = self.app.client_manager.gpu
-        device = find(cloud, args.device, with_traits=True)
+        device = reading.find(cloud, args.device, with_traits=True)
         _describe(device)
 
         def consumer(uuid):
@@ -291,8 +168,8 @@ class DeviceSummary(lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        add_host_option(parser)
-        add_all_devices_option(parser)
+        options.add_host_option(parser)
+        options.add_all_devices_option(parser)
         parser.add_argument('--by', choices=['model', 'host'],
                             default='model',
                             help='group by model (default) or by host and '
@@ -301,7 +178,7 @@ class DeviceSummary(lister.Lister):
 
     def take_action(self, args):
         by_host = args.by == 'host'
-        found = load(self.app.client_manager.gpu, args.host,
+        found = reading.load(self.app.client_manager.gpu, args.host,
                      all_devices=args.all_devices)
         groups = devices.summarize(found, by_host=by_host)
         return columns.table(((('Host', 'host'),) if by_host else ())

@@ -6,8 +6,8 @@ import os
 from cliff import command
 from osc_lib import exceptions
 
-from gpuclient.v1 import audit as audit_cmd
-from gpuclient.v1 import flavor as flavor_cmd
+from gpuclient.operations import flavors as flavor_ops
+from gpuclient.operations import reading
 from gpuclient.v1 import options
 
 
@@ -54,13 +54,13 @@ class Metrics(command.Command):
         if args.output:
             check_writable(args.output)
         cloud = self.app.client_manager.gpu
-        nova_conf = flavor_cmd.load_nova_conf(args.nova_conf)
+        nova_conf = reading.load_nova_conf(args.nova_conf)
         # The audit's one read (devices, providers, servers, flavors)
         # serves the capacity run too.
-        estate = audit_cmd.read(cloud, nova_conf=nova_conf)
+        estate = reading.read_estate(cloud, nova_conf=nova_conf)
         roots = {p['name']: p['uuid'] for p in estate.providers
                  if not p['parent_provider_uuid']}
-        estimates = flavor_cmd.estimate_capacity(
+        estimates = flavor_ops.estimate_capacity(
             cloud, estate.devices,
             capacity.gpu_flavors(estate.flavors, estate.devices), nova_conf,
             servers=list(estate.servers.values()), roots=roots,

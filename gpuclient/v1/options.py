@@ -3,6 +3,12 @@ from __future__ import annotations
 
 from osc_lib import exceptions
 
+SELECTOR_HELP = ('a device: provider UUID, provider name '
+                 '(gpu-a30-1_0000:81:00.0) or HOST:ADDRESS '
+                 '(gpu-a30-1:0000:81:00.0, or gpu-a30-1:81:00.0); HOST is '
+                 'the service host or the hypervisor hostname; a VF\'s '
+                 'address finds its pool')
+
 
 def nonempty(option: str, expected: str):
     """An argparse type= for a value that must not be empty: a script
@@ -31,3 +37,22 @@ def add_nova_conf(parser, why: str) -> None:
                         type=nonempty('--nova-conf', 'a nova.conf path'),
                         help='a nova.conf, read as Nova reads it (repeat for '
                              'several files): %s' % why)
+
+
+def add_host_option(parser):
+    parser.add_argument('--host', metavar='<host>',
+                        type=nonempty('--host', 'a compute host name'),
+                        help='only this compute host: its service host or '
+                             'hypervisor hostname, any case (reads only its '
+                             'tree)')
+
+
+def add_all_devices_option(parser):
+    parser.add_argument('--all-devices', action='store_true',
+                        help='every PCI device Nova or Cyborg manages, not '
+                             'only GPUs (NICs, NVMe drives, GPU audio '
+                             'functions...), each with its device type')
+
+
+DEVICE = nonempty('<device>', SELECTOR_HELP)
+HOST = nonempty('--host', 'a compute host name')

@@ -4,48 +4,17 @@ from __future__ import annotations
 from cliff import lister
 from osc_lib import exceptions
 
-from gpuclient.model import devices
 from gpuclient.access import http
 from gpuclient.model import reserved
+from gpuclient.operations import reading
+from gpuclient.operations import writes
 from gpuclient.v1 import columns
-from gpuclient.v1 import device as device_cmd
-from gpuclient.v1 import trait as trait_cmd
+from gpuclient.v1 import options
 
 RESULT = (('Host', 'host'), ('Address', 'address'),
           ('Resource Class', 'resource_class'),
           ('Reserved Before', 'reserved_before'),
           ('Reserved After', 'reserved_after'), ('Result', 'result'))
-
-
-def reset(placement, device: devices.Device, any_device: bool = False,
-          dry_run: bool = False) -> reserved.Outcome:
-    """Set one device's reserved back to 0, if it is reserved and unused.
-
-    The decision is taken again on a fresh read at one provider
-    generation, and the write is made on that generation: if anything
-    changed since (a claim bumps the generation too), Placement refuses
-    it and the device is read and judged again.
-    """
-    uuid, rc = device.provider_uuid, device.resource_class
-
-    def read():
-        return placement.inventories_and_allocations(uuid)
-
-    def change(state):
-        return reserved.reset_record(state, rc, device.one_time_use,
-                                     any_device)
-
-    def write(generation, record):
-        return placement.put_inventory(uuid, rc, generation, record)
-
-    try:
-        if dry_run:
-            state, written = read(), None
-        else:
-            state, written = placement.read_modify_write(read, change, write)
-    except http.CloudError as e:
-        return reserved.failed(device, e)
-    return reserved.outcome(device, state, written, any_device)
 
 
 class ResetReserved(columns.FailsAfterOutput, lister.Lister):
@@ -67,10 +36,10 @@ class ResetReserved(columns.FailsAfterOutput, lister.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('device', metavar='<device>', nargs='*',
-                            type=trait_cmd.DEVICE,
-                            help=device_cmd.SELECTOR_HELP + ' (repeat for '
+                            type=options.DEVICE,
+                            help=options.SELECTOR_HELP + ' (repeat for '
                             'several)')
-        parser.add_argument('--host', metavar='<host>', type=trait_cmd.HOST,
+        parser.add_argument('--host', metavar='<host>', type=options.HOST,
                             help="every one-time-use GPU of this compute "
                                  "host")
         parser.add_argument('--all', action='store_true',
@@ -92,13 +61,13 @@ class ResetReserved(columns.FailsAfterOutput, lister.Lister):
                 'name devices, --host or --all: one of them, not several')
         cloud = self.app.client_manager.gpu
         if args.device:
-            found = trait_cmd.find_named(cloud, args.device)
+            found = writes.find_named(cloud, args.device)
         else:
-            found = reserved.candidates(trait_cmd.writable(
-                device_cmd.load(cloud, args.host),
+            found = reserved.candidates(writes.writable(
+                reading.load(cloud, args.host),
                 '--host %s' % args.host if args.host else '--all'), args.any)
         outcomes = http.gather(
-            lambda d: reset(cloud.placement, d, args.any, args.dry_run),
+            lambda d: writes.reset(cloud.placement, d, args.any, args.dry_run),
             found)
         self.failure = reserved.failure_summary(outcomes)
         return columns.table(RESULT, outcomes)

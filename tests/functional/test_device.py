@@ -9,6 +9,8 @@ from gpuclient.access import cloud as cloud_mod
 from gpuclient.model import devices
 from gpuclient.access import http
 from gpuclient.access import placement as placement_mod
+from gpuclient.model import snapshot
+from gpuclient.operations import reading
 from gpu_sandbox import client
 from tests.functional import base
 
@@ -354,8 +356,8 @@ class TestVanishedDevice(base.SandboxTestCase):
         self.placement('DELETE', '/resource_providers/%s' % gone['uuid'])
         self.placement('DELETE', '/resource_providers/%s' % root['uuid'])
         # as if listed as a PCI device just before the delete
-        snap = placement_mod.Snapshot(listed, {gone['uuid']}, set())
-        placement._fetch(snap, [(gone['uuid'], 'inventories'),
-                                (gone['uuid'], 'allocations')])
+        snap = snapshot.Snapshot(listed, {gone['uuid']}, set())
+        reading._fetch(placement, snap, [(gone['uuid'], 'inventories'),
+                                         (gone['uuid'], 'allocations')])
         self.assertEqual({}, snap.inventories)
         self.assertEqual([], devices.build(snap))

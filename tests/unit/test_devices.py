@@ -4,8 +4,8 @@ import testtools
 
 from gpuclient.model import devices
 from gpuclient.model import pciids
-from gpuclient.access import placement
 from gpuclient.model import selection
+from gpuclient.model import snapshot as snapshot_mod
 from tests import factories
 from tests.factories import allocations
 from tests.factories import inventory
@@ -20,7 +20,7 @@ def snapshot():
     """A host named with '_' holding two A30s (one used), a released
     one-time-use H100, and a vGPU host with Neutron's bandwidth provider
     beside its GPU."""
-    snap = placement.Snapshot(
+    snap = snapshot_mod.Snapshot(
         providers=[
             provider('r1', 'gpu_host_1'),
             provider('a', 'gpu_host_1_0000:81:00.0', 'r1'),
@@ -53,7 +53,7 @@ def production():
     Cyborg's GPUs (its providers named after its host setting, not the
     root); Neutron's agent and bridge under every root."""
     r = 'r-l40s'
-    snap = placement.Snapshot(
+    snap = snapshot_mod.Snapshot(
         providers=[
             provider(r, FQDN),
             provider('l1', FQDN + '_0000:1B:00.0', r),

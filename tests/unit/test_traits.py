@@ -192,16 +192,16 @@ class TestWritableSelection(testtools.TestCase):
 
     def test_gpus_only_cyborg_left_out(self):
         from osc_lib import exceptions
-        from gpuclient.v1 import trait as trait_cmd
+        from gpuclient.operations import writes
 
         gpu, nic, t4 = (device(address='0000:81:00.0'),
                         device(address='0000:3b:00.0'),
                         device(host='cyborg-1', address='0000:af:00.0'))
         nic.is_gpu = False
         t4.owner = devices.CYBORG
-        self.assertEqual([gpu], trait_cmd.writable([gpu, nic, t4], '--all'))
-        self.assertEqual([], trait_cmd.writable([nic], '--host h'))
-        e = self.assertRaises(exceptions.CommandError, trait_cmd.writable,
+        self.assertEqual([gpu], writes.writable([gpu, nic, t4], '--all'))
+        self.assertEqual([], writes.writable([nic], '--host h'))
+        e = self.assertRaises(exceptions.CommandError, writes.writable,
                               [t4], '--host cyborg-1')
         self.assertTrue(str(e).startswith(
             'the 1 GPU(s) --host cyborg-1 selects are managed by Cyborg'))
