@@ -31,7 +31,7 @@ BIN = os.path.dirname(sys.executable)
 OPENSTACK = os.path.join(BIN, 'openstack')
 DEVICE_LIST = ['gpu', 'device', 'list', '-f', 'json']
 TOKEN = 'admin'  # noauth2 Placement takes any token; 'admin' is admin
-THREADS = 8      # as gpuclient.access.http.MAX_WORKERS
+THREADS = 8      # as gpuclient.access.pool.MAX_WORKERS
 PCI_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
 
 
@@ -280,13 +280,13 @@ def floor(endpoint: str, requests: list[tuple[str, str]],
 
 def _http_path(repeats: int) -> dict:
     """The floor's requests sent by the plugin's own HTTP path (cloud.py's
-    session, http.Service, http.gather: its 8 threads), bodies decoded;
+    session, http.Service, pool.gather: its 8 threads), bodies decoded;
     nothing else of the command. Client CPU of each run."""
     from keystoneauth1 import session
     from keystoneauth1 import token_endpoint
 
     from gpuclient.access import cloud
-    from gpuclient.access import http
+    from gpuclient.access import pool
 
     with open(os.environ['BENCH_GETS']) as f:
         # The log's header value, 'placement 1.14': the plugin takes '1.14'.
@@ -298,7 +298,7 @@ def _http_path(repeats: int) -> dict:
             auth=auth)))._service('placement')
         started = _cpu()
         for batch in _rounds(gets):
-            http.gather(lambda r: placement.get(*r), batch)
+            pool.gather(lambda r: placement.get(*r), batch)
         cpu_s.append(_cpu() - started)
     return {'cpu_s': cpu_s}
 

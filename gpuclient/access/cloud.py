@@ -72,29 +72,18 @@ class Cloud:
 def lean_session(session):
     """OSC's keystoneauth session (same auth, token, catalog, TLS settings,
     timings, connection pools) whose requests do not re-read the process
-    environment on every call. With trust_env, requests looks up proxies,
-    no_proxy, ~/.netrc and the CA-bundle variables per request: half of
-    the client's CPU per request. The environment still decides, once:
-    the CA bundle here, the proxies once per endpoint (scheme and host, as
-    no_proxy does). ~/.netrc is not read: every request carries a token.
+    environment on every call. With requests' trust_env, each request
+    looks up proxies, no_proxy, ~/.netrc and the CA-bundle variables: half
+    of the client's CPU per request. The environment still decides, once:
+    the CA bundle here, each service's proxies in http.Service.proxies.
+    ~/.netrc is not read: every request carries a token. Only public
+    attributes are set (keystoneauth's Session.session and verify,
+    requests' Session.trust_env).
     """
-    import requests.utils
-
     lean = copy.copy(session)
     lean.session = copy.copy(session.session)  # shares the pools
     lean.session.trust_env = False
     if lean.verify is True:
         lean.verify = (os.environ.get('REQUESTS_CA_BUNDLE')
                        or os.environ.get('CURL_CA_BUNDLE') or True)
-    proxies = {}  # 'scheme://host' -> the environment's proxies for it
-    send = lean.session.request
-
-    def request(method, url, **kwargs):
-        origin = '/'.join(url.split('/', 3)[:3])
-        if origin not in proxies:
-            proxies[origin] = requests.utils.get_environ_proxies(url)
-        kwargs.setdefault('proxies', proxies[origin])
-        return send(method, url, **kwargs)
-
-    lean.session.request = request
     return lean

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib import parse
 
 from gpuclient.access import http
+from gpuclient.access import pool
 
 MICROVERSION = '2.86'
 # Nova's default [api] max_limit: a larger page is cut to it anyway.
@@ -58,7 +59,7 @@ class Compute:
         their UUID, the Placement consumer of the source host's
         allocations). Nova filters one status per request: one paged
         listing per status, concurrently."""
-        found = http.gather(
+        found = pool.gather(
             lambda status: self._pages('/os-migrations', 'migrations',
                                        {'status': status}, marker='uuid'),
             MIGRATION_IN_PROGRESS)

@@ -3,25 +3,17 @@ failures become one-line errors."""
 from __future__ import annotations
 
 import html
-import json
 import logging
-import queue
 import re
-import sys
-import threading
-import time
 
 from keystoneauth1 import exceptions as ks_exc
 from osc_lib import exceptions as osc_exc
 
-# Bounded: 8 threads saturate two Placement workers (see the benchmark)
-# and stay under requests' default pool of 10 connections per host.
-MAX_WORKERS = 8
+from gpuclient.access import pool
+
 # Seconds a request may wait for an answer when neither --os-api-timeout
 # nor clouds.yaml's api_timeout says (keystoneauth's default is forever).
 DEFAULT_TIMEOUT = 60.0
-# A command that has run this long shows its progress (on a terminal).
-PROGRESS_AFTER = 2.0
 
 # The release that brought each microversion this plugin sends, for the
 # message a too-old cloud gets.
@@ -136,7 +128,7 @@ class Service:
         self.adapter = adapter
         self.name = name  # 'placement' or 'compute'
         self.timeout = timeout or DEFAULT_TIMEOUT
-        self._replays: dict[str, Replay | None] = {}
+        self._proxies: dict | None = None
         # keystoneauth formats a curl line and the response of every
         # request whenever its logger is enabled for DEBUG, and OSC enables
         # the root logger for DEBUG in every run: ask for the logs only
@@ -157,21 +149,26 @@ class Service:
         except ks_exc.ClientException:
             return self.name
 
+    def proxies(self) -> dict:
+        """The environment's proxies for this service's endpoint, looked up
+        once (cloud.lean_session stops requests doing it per request)."""
+        if self._proxies is None:
+            import requests.utils
+
+            try:
+                endpoint = self.adapter.get_endpoint()
+            except ks_exc.ClientException:
+                endpoint = None
+            self._proxies = (requests.utils.get_environ_proxies(endpoint)
+                             if endpoint else {})
+        return self._proxies
+
     def request(self, method: str, path: str, microversion: str, **kwargs):
-        replay = (self._replays.get(microversion)
-                  if method == 'GET' and kwargs.keys() <= {'params'}
-                  else None)
         try:
-            body = replay and replay.get(path, kwargs.get('params'))
-            if body is not None:
-                return body
             response = self.adapter.request(
                 path, method, microversion=microversion, raise_exc=False,
-                timeout=self.timeout, log=self.log, **kwargs)
-            if (method == 'GET' and response.status_code == 200
-                    and not self.log):
-                self._replays[microversion] = Replay.learn(
-                    self.adapter, response, path, self.timeout)
+                timeout=self.timeout, log=self.log, proxies=self.proxies(),
+                **kwargs)
         except ks_exc.ConnectTimeout:
             raise CloudError(
                 '%s did not answer %s %s within %g s (set --os-api-timeout '
@@ -182,7 +179,7 @@ class Service:
             raise CloudError('cannot reach %s: %s' % (self.title,
                                                       _one_line(str(e))))
         except KeyboardInterrupt:
-            interrupted()
+            pool.interrupted()
             raise
         status = response.status_code
         if status < 400:
@@ -220,223 +217,3 @@ class Service:
 
     def get(self, path, microversion, **kwargs):
         return self.request('GET', path, microversion, **kwargs)
-
-
-class Replay:
-    """Later GETs of one service and microversion, sent the way
-    keystoneauth sent the first one, without its per-request work.
-
-    keystoneauth sends the first GET of each microversion: it
-    authenticates, finds the endpoint in the catalog, and sets the token,
-    microversion and user-agent headers. The rest reuse that request's
-    URL and headers and go straight to its urllib3 connection pool, the
-    one requests picked for it (the session's TLS settings, the
-    environment's proxy for that host): at N = 1000, requests' preparing,
-    sending and wrapping (settings, cookies, hooks merged on every call)
-    cost the client ~0.2 ms of CPU per GET on top of the ~0.3 ms of the
-    exchange through urllib3. Only a 200 with a JSON body is answered here;
-    anything else (a 401 for an expired token, a redirect, an error) is
-    asked again through keystoneauth, which maps it. Off under --debug
-    (keystoneauth logs each request) and --timing.
-    """
-
-    def __init__(self, pool, prefix: str, headers: dict, retries,
-                 timeout: float):
-        import urllib3
-
-        self.pool = pool
-        self.prefix = prefix  # the request line's URL, up to the path
-        self.headers = headers
-        self.retries = retries
-        self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
-
-    @classmethod
-    def learn(cls, adapter, response, path: str,
-              timeout: float) -> Replay | None:
-        import requests.utils
-
-        session = getattr(adapter, 'session', None)
-        request = getattr(response, 'request', None)
-        if (request is None or not hasattr(session, 'session')
-                or getattr(session, '_collect_timing', False)):
-            return None
-        url = request.url.split('?', 1)[0]
-        if not url.endswith(path):
-            return None
-        proxies = dict(session.session.proxies)
-        proxies.update(requests.utils.get_environ_proxies(url))
-        transport = session.session.get_adapter(url)
-        # The path alone, or the whole URL through an HTTP proxy.
-        line = transport.request_url(request, proxies).split('?', 1)[0]
-        return cls(transport.get_connection_with_tls_context(
-            request, session.verify, proxies, session.cert),
-            line[:-len(path)], dict(request.headers), transport.max_retries,
-            timeout)
-
-    def target(self, path: str, params) -> str:
-        """The request line's URL, with the query encoded as requests
-        encodes it (None values left out, lists repeated)."""
-        import urllib.parse
-
-        query = urllib.parse.urlencode(
-            {k: v for k, v in (params or {}).items() if v is not None},
-            doseq=True)
-        return self.prefix + path + ('?' + query if query else '')
-
-    def get(self, path: str, params):
-        """The decoded body of a 200, or None for "ask keystoneauth"."""
-        import urllib3
-
-        try:
-            answer = self.pool.urlopen(
-                'GET', self.target(path, params), headers=self.headers,
-                timeout=self.timeout, retries=self.retries, redirect=False,
-                assert_same_host=False)
-        except urllib3.exceptions.ClosedPoolError:
-            return None  # requests dropped the pool: keystoneauth knows
-        except urllib3.exceptions.HTTPError as e:
-            # Failures as keystoneauth reports them; MaxRetryError wraps
-            # the cause.
-            if isinstance(getattr(e, 'reason', e),
-                          urllib3.exceptions.TimeoutError):
-                raise ks_exc.ConnectTimeout(str(e))
-            raise ks_exc.ConnectFailure(str(e))
-        if answer.status != 200:
-            return None
-        try:
-            return json.loads(answer.data)
-        except ValueError:
-            return None
-
-
-# -- one bounded pool for the whole command --------------------------------
-_tasks: queue.SimpleQueue = queue.SimpleQueue()
-_workers: list[threading.Thread] = []
-_workers_lock = threading.Lock()
-_local = threading.local()
-
-
-def _work() -> None:
-    _local.in_pool = True
-    while True:
-        _tasks.get()()
-
-
-def _start_workers() -> None:
-    with _workers_lock:
-        while len(_workers) < MAX_WORKERS:
-            # Daemon threads: after Ctrl-C or a failure the command exits
-            # without waiting for requests still in flight.
-            worker = threading.Thread(target=_work, daemon=True,
-                                      name='gpuclient-http')
-            worker.start()
-            _workers.append(worker)
-
-
-class _Batch:
-    """The items of one gather: results in order, the first error, and a
-    stop that makes queued items return without running."""
-
-    def __init__(self, fn, count: int):
-        self.fn = fn
-        self.results = [None] * count
-        self.pending = count
-        self.error: BaseException | None = None
-        self.finished = threading.Event()
-        self.lock = threading.Lock()
-
-    def run(self, index: int, item) -> None:
-        if self.finished.is_set():  # stopped: skip queued work
-            return
-        try:
-            result = self.fn(item)
-        except BaseException as e:  # raised in the caller's thread
-            with self.lock:
-                self.error = self.error or e
-            self.finished.set()
-            return
-        with self.lock:
-            self.results[index] = result
-            self.pending -= 1
-            if not self.pending:
-                self.finished.set()
-        progress.tick()
-
-
-def gather(fn, items, max_workers=MAX_WORKERS) -> list:
-    """fn(item) for every item, concurrently, results in item order.
-
-    All gathers of a command share one pool of MAX_WORKERS threads; a
-    gather inside a pool thread (a nested one) runs its items in that
-    thread, so the requests in flight never exceed the bound. The first
-    error stops the items not yet started and is raised at once.
-    """
-    items = list(items)
-    if len(items) < 2 or getattr(_local, 'in_pool', False):
-        return [fn(i) for i in items]
-    batch = _Batch(fn, len(items))
-    _start_workers()
-    progress.plan(len(items))
-    for index, item in enumerate(items):
-        _tasks.put(lambda index=index, item=item: batch.run(index, item))
-    try:
-        # Short waits: the main thread notices Ctrl-C, and progress shows.
-        while not batch.finished.wait(0.2):
-            progress.show()
-    except KeyboardInterrupt:
-        batch.finished.set()
-        interrupted()
-        raise
-    finally:
-        progress.clear()
-    if batch.error is not None:
-        raise batch.error
-    return batch.results
-
-
-def interrupted() -> None:
-    """Ctrl-C: one line (cliff then exits 130 without a word)."""
-    if not getattr(interrupted, 'said', False):
-        interrupted.said = True
-        progress.clear()
-        sys.stderr.write('interrupted: stopped after %d of %d requests\n'
-                         % (progress.done, progress.planned))
-
-
-class Progress:
-    """'N of M requests' on stderr, rewritten in place, for a command that
-    has run longer than PROGRESS_AFTER seconds, and only on a terminal:
-    a script's stderr stays clean."""
-
-    def __init__(self, stream=None, started=None):
-        self.stream = stream
-        self.started = time.monotonic() if started is None else started
-        self.planned = self.done = 0
-        self.shown = False
-
-    def plan(self, count: int) -> None:
-        self.planned += count
-
-    def tick(self) -> None:
-        self.done += 1  # under the GIL; a lost count only skews the display
-
-    def _stream(self):
-        return self.stream or sys.stderr
-
-    def show(self) -> None:
-        stream = self._stream()
-        if (time.monotonic() - self.started < PROGRESS_AFTER
-                or not stream.isatty()):
-            return
-        stream.write('\r%d of %d requests' % (self.done, self.planned))
-        stream.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            self._stream().write('\r\x1b[K')
-            self._stream().flush()
-            self.shown = False
-
-
-progress = Progress()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from osc_lib import exceptions
 
 from gpuclient.access import http
+from gpuclient.access import pool
 from gpuclient.model import flavors
 from gpuclient.model import snapshot
 from gpuclient.operations import reading
@@ -23,7 +24,7 @@ def gpu_classes(cloud, found) -> tuple[set[str], set[str]]:
     if not asked:
         return set(), {flavors.VGPU}
     placement = cloud.placement
-    holders = http.gather(placement.with_room_for, asked)
+    holders = pool.gather(placement.with_room_for, asked)
     # Nova's PCI providers are listed only if a device may hold a class (an
     # Ironic node is a root; a class Placement lacks has no holder).
     pci_managed = {p['uuid'] for p in placement.holders(
@@ -33,7 +34,7 @@ def gpu_classes(cloud, found) -> tuple[set[str], set[str]]:
     verdicts = dict(zip(asked, (flavors.judge_class(rc, h, pci_managed)
                                 for rc, h in zip(asked, holders))))
     unknown = [rc for rc, verdict in verdicts.items() if verdict is None]
-    verdicts.update(zip(unknown, http.gather(
+    verdicts.update(zip(unknown, pool.gather(
         lambda rc: _judge_by_allocation(cloud, rc, pci_managed, [
             fid for fid, s in specs.items()
             if rc in flavors.custom_classes(s)]), unknown)))
@@ -92,7 +93,7 @@ def check_placement(cloud, request, specs, aliases=None):
         request.required + request.forbidden)
     found = reading.load(cloud)
     pci_classes, vgpu_classes = flavors.gpu_classes(found)
-    holders = dict(http.gather(
+    holders = dict(pool.gather(
         lambda t: (t, cloud.placement.providers(required=t)),
         request.required))
     try:
@@ -157,8 +158,8 @@ def estimate_capacity(cloud, found, chosen, nova_conf=None, servers=None,
     names = [r for r in by_root if r in (roots or {})]
     traits = sorted({capacity.DISABLED}.union(*(n.traits() for n in asked)))
     holders = {t: {p['uuid'] for p in providers} for t, providers in zip(
-        traits, http.gather(placement.holders, traits))}
-    reads = http.gather(
+        traits, pool.gather(placement.holders, traits))}
+    reads = pool.gather(
         lambda r: (placement.inventories(roots[r])['inventories'],
                    placement.usages(roots[r])['usages']), names)
     hosts = [capacity.host(by_root[r], roots[r], inventories, usages, holders)

@@ -8,6 +8,7 @@ import functools
 from osc_lib import exceptions
 
 from gpuclient.access import http
+from gpuclient.access import pool
 from gpuclient.model import devices
 from gpuclient.model import selection
 from gpuclient.model import snapshot as snapshot_mod
@@ -50,7 +51,7 @@ def snapshot(cloud, root: str | None = None, with_traits: bool = False,
     by_class = gpus_only and not required
     if by_class:
         reads.append(placement.custom_classes)
-    listings = http.gather(lambda read: read(), reads)
+    listings = pool.gather(lambda read: read(), reads)
     classes = listings.pop() if by_class else ()
     providers = listings[0]
     pci_managed, one_time_use, cyborg = (
@@ -92,7 +93,7 @@ def _cyborg_id_traits(placement, root: str | None, uuids) -> dict[str, dict]:
     names = [t for t in placement.custom_traits_in_use()
              if devices.is_cyborg_id_trait(t)]
     found = {uuid: {'traits': [snapshot_mod.CYBORG_TRAIT]} for uuid in uuids}
-    for trait, holders in zip(names, http.gather(
+    for trait, holders in zip(names, pool.gather(
             functools.partial(placement.listing, root), names)):
         for p in holders:
             if p['uuid'] in found:
@@ -103,7 +104,7 @@ def _cyborg_id_traits(placement, root: str | None, uuids) -> dict[str, dict]:
 def _with_room_for_any(placement, classes, root: str | None) -> set[str]:
     """UUIDs of the providers (of one tree) with room for one more of any
     of the classes: one listing per class."""
-    return {p['uuid'] for found in http.gather(
+    return {p['uuid'] for found in pool.gather(
         lambda rc: placement.with_room_for(rc, root) or (), classes)
         for p in found}
 
@@ -129,7 +130,7 @@ def _fetch(placement, snap: snapshot_mod.Snapshot, requests) -> None:
         except http.NotFound:  # deleted since the listing: leave it out
             return []
 
-    for (uuid, _), found in zip(requests, http.gather(one, requests)):
+    for (uuid, _), found in zip(requests, pool.gather(one, requests)):
         for kind, body in found:
             getattr(snap, kind)[uuid] = body
 
@@ -267,14 +268,14 @@ def read_estate(cloud, host=None, nova_conf=None):
     placement, compute = cloud.placement, cloud.compute
     hosts = host_names(cloud).mapping
     taken = snapshots(cloud, host)
-    servers, flavor_list, in_use = http.gather(
+    servers, flavor_list, in_use = pool.gather(
         lambda read: read(), [compute.servers, compute.flavors,
                               placement.custom_traits_in_use])
     migrations = compute.migrations_in_progress()   # concurrent itself
     wanted = sorted(set(in_use).union(*(
         audit.required_traits(f.get('extra_specs') or {})
         for f in flavor_list)))
-    holders = dict(zip(wanted, http.gather(placement.holders, wanted)))
+    holders = dict(zip(wanted, pool.gather(placement.holders, wanted)))
     return estate.Estate(
         devices=[d for s in taken for d in devices.build(s, hosts)],
         providers=[p for s in taken for p in s.providers],

@@ -7,6 +7,7 @@ import re
 from osc_lib import exceptions
 
 from gpuclient.access import http
+from gpuclient.access import pool
 from gpuclient.model import allocations
 from gpuclient.model import devices
 from gpuclient.operations import reading
@@ -54,7 +55,7 @@ def server_devices(cloud, server: dict, held: dict) -> list[devices.Device]:
         except http.NotFound:  # deleted since the allocation was read
             return None
 
-    roots = set(http.gather(root, sorted(set(held) - seen))) - {None}
-    snapshots += http.gather(lambda r: reading.snapshot(cloud, root=r),
+    roots = set(pool.gather(root, sorted(set(held) - seen))) - {None}
+    snapshots += pool.gather(lambda r: reading.snapshot(cloud, root=r),
                              sorted(roots))
     return reading.build(cloud, snapshots)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from osc_lib import exceptions
 
 from gpuclient.access import http
+from gpuclient.access import pool
 from gpuclient.model import devices
 from gpuclient.model import reserved
 from gpuclient.model import traits
@@ -107,7 +108,7 @@ def change_traits(placement, found: list[devices.Device], trait: str,
                     result=traits.result(tag, written is not None,
                                          managed(d)))
 
-    return http.gather(one, found)
+    return pool.gather(one, found)
 
 
 def reset(placement, device: devices.Device, any_device: bool = False,

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import re
 
-from cliff import lister
-from cliff import show
 from osc_lib import exceptions
 
 from gpuclient.access import http
+from gpuclient.access import pool
 from gpuclient.model import allocations
 from gpuclient.model import devices
 from gpuclient.model import flavors
 from gpuclient.operations import reading
 from gpuclient.operations import servers as server_ops
+from gpuclient.v1 import base
 from gpuclient.v1 import columns
 from gpuclient.v1 import options
 
@@ -45,7 +45,7 @@ def project_id(app, text: str) -> str:
         raise
 
 
-class ShowAllocation(columns.FailsAfterOutput, show.ShowOne):
+class ShowAllocation(columns.FailsAfterOutput, base.ShowOne):
     """Show which GPUs a server holds, and check them against its flavor.
 
     For each GPU the server holds in Placement: host, PCI address, kind,
@@ -136,7 +136,7 @@ class ShowAllocation(columns.FailsAfterOutput, show.ShowOne):
         super().produce_output(parsed_args, column_names, data)
 
 
-class ListAllocation(lister.Lister):
+class ListAllocation(base.Lister):
     """List every GPU consumer: which server holds which GPU.
 
     One row per (consumer, GPU device) from one read of Placement and one
@@ -183,7 +183,7 @@ class ListAllocation(lister.Lister):
         leaked = [c for c in allocations.without_server(found, servers,
                                                         migrations)
                   if consumer in (None, c)]
-        projects = dict(zip(leaked, http.gather(
+        projects = dict(zip(leaked, pool.gather(
             lambda c: cloud.placement.consumer_allocations(c).get(
                 'project_id'), leaked)))
         rows = allocations.consumer_rows(found, servers, projects, migrations)
@@ -224,7 +224,7 @@ class ListAllocation(lister.Lister):
         """Add the servers of `uuids` not read yet (a UUID that is no
         server, a leak or a migration, reads as None and stays out)."""
         missing = sorted(set(uuids) - set(servers))
-        for server in http.gather(cloud.compute.server, missing):
+        for server in pool.gather(cloud.compute.server, missing):
             if server:
                 servers[server['id']] = server
 

@@ -1,11 +1,11 @@
 """openstack gpu audit"""
 from __future__ import annotations
 
-from cliff import lister
 from osc_lib import exceptions
 
 from gpuclient.access import http
 from gpuclient.operations import reading
+from gpuclient.v1 import base
 from gpuclient.v1 import columns
 from gpuclient.v1 import options
 
@@ -24,7 +24,7 @@ class UsageError(Exception):
     pass
 
 
-class Audit(lister.Lister):
+class Audit(base.Lister):
     """Audit the GPU estate: every fault found, each with its fix.
 
     Reads Placement and Nova once and reports one row per finding:

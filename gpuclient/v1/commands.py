@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from cliff import command
 from osc_lib import exceptions
 
+from gpuclient.v1 import base
 
-class Commands(command.Command):
+
+class Commands(base.Command):
     """List the openstack gpu commands and what each does."""
 
     auth_required = False  # reads no cloud

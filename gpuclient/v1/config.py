@@ -6,10 +6,9 @@ no cloud: auth_required = False tells OSC not to ask for credentials
 """
 from __future__ import annotations
 
-from cliff import lister
-from cliff import show
 from osc_lib import exceptions
 
+from gpuclient.v1 import base
 from gpuclient.v1 import columns
 from gpuclient.v1 import options
 
@@ -35,7 +34,7 @@ def _read_host(path):
         raise exceptions.CommandError(str(e))
 
 
-class GenerateConfig(show.ShowOne):
+class GenerateConfig(base.ShowOne):
     """Print the nova.conf GPU settings for this host's hardware.
 
     Reads /sys (or --sysfs DIR, a copy of it) and prints, as nova.conf
@@ -134,7 +133,7 @@ class GenerateConfig(show.ShowOne):
         return 0
 
 
-class CheckConfig(columns.FailsAfterOutput, lister.Lister):
+class CheckConfig(columns.FailsAfterOutput, base.Lister):
     """Check nova.conf files for the GPU settings mistakes Nova punishes.
 
     The files are read together, as oslo.config reads several

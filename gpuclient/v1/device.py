@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import re
 
-from cliff import lister
-from cliff import show
 from osc_lib import exceptions
 
 from gpuclient.access import http
+from gpuclient.access import pool
 from gpuclient.model import devices
 from gpuclient.operations import reading
+from gpuclient.v1 import base
 from gpuclient.v1 import columns
 from gpuclient.v1 import options
 
@@ -51,7 +51,7 @@ def _describe(d: devices.Device) -> None:
                   % (d.vf_pool, d.pci_id or d.resource_class, d.address))
 
 
-class ListDevice(lister.Lister):
+class ListDevice(base.Lister):
     """List the GPUs in the cloud: passthrough devices and vGPU GPUs.
 
     One row per GPU that Placement knows: each PCI device Nova manages
@@ -125,7 +125,7 @@ class ListDevice(lister.Lister):
         return columns.table(spec, found)
 
 
-class ShowDevice(show.ShowOne):
+class ShowDevice(base.ShowOne):
     """Show one device: inventory, usage, traits and who holds it.
 
     For a pool of VFs: the pool's PF address and size; Placement does not
@@ -155,12 +155,12 @@ class ShowDevice(show.ShowOne):
                     'status': server['status'] if server else 'no server',
                     'project': project}
 
-        device.consumer_records = http.gather(consumer,
+        device.consumer_records = pool.gather(consumer,
                                               sorted(device.consumers))
         return columns.record(DEVICE_SHOW, device)
 
 
-class DeviceSummary(lister.Lister):
+class DeviceSummary(base.Lister):
     """Count GPUs per model: total, used, reserved and free.
 
     The answer to "how many free A100s do we have, and where" (--by host).

@@ -1,13 +1,12 @@
 """openstack gpu flavor create | list | capacity"""
 from __future__ import annotations
 
-from cliff import lister
-from cliff import show
 from osc_lib import exceptions
 
 from gpuclient.model import flavors
 from gpuclient.operations import flavors as flavor_ops
 from gpuclient.operations import reading
+from gpuclient.v1 import base
 from gpuclient.v1 import columns
 from gpuclient.v1 import options
 
@@ -23,7 +22,7 @@ FLAVOR_SHOW = FLAVOR_LIST + _DETAIL + (
     ('Extra Specs', 'extra_specs'))
 
 
-class CreateFlavor(show.ShowOne):
+class CreateFlavor(base.ShowOne):
     """Create a GPU flavor in one checked step.
 
     The flavor asks for passthrough GPUs by the nova.conf [pci] alias
@@ -191,7 +190,7 @@ class CreateFlavor(show.ShowOne):
             self.app.client_manager.identity, args.project,
             args.project_domain).id
 
-class ListFlavor(lister.Lister):
+class ListFlavor(base.Lister):
     """List the flavors that ask for GPUs, and what they ask for.
 
     One row per flavor with a PCI alias or a vGPU (or a Nova-managed PCI
@@ -229,7 +228,7 @@ CAPACITY_BY_HOST = (('Flavor', 'flavor'), ('Host', 'host'),
                     ('Servers', 'servers'), ('Limited By', 'limited_by'))
 
 
-class FlavorCapacity(lister.Lister):
+class FlavorCapacity(base.Lister):
     """How many more servers of each GPU flavor fit right now, and why no
     more.
 

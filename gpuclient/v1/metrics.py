@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import os
 
-from cliff import command
 from osc_lib import exceptions
 
 from gpuclient.operations import flavors as flavor_ops
 from gpuclient.operations import reading
+from gpuclient.v1 import base
 from gpuclient.v1 import options
 
 
@@ -22,7 +22,7 @@ def summary(estimates) -> str | None:
                                                 ', '.join(unknown)))
 
 
-class Metrics(command.Command):
+class Metrics(base.Command):
     """Write the GPU estate as Prometheus metrics.
 
     In the text exposition format (prometheus_client): per device its

@@ -1,13 +1,13 @@
 """openstack gpu reserved reset"""
 from __future__ import annotations
 
-from cliff import lister
 from osc_lib import exceptions
 
-from gpuclient.access import http
+from gpuclient.access import pool
 from gpuclient.model import reserved
 from gpuclient.operations import reading
 from gpuclient.operations import writes
+from gpuclient.v1 import base
 from gpuclient.v1 import columns
 from gpuclient.v1 import options
 
@@ -17,7 +17,7 @@ RESULT = (('Host', 'host'), ('Address', 'address'),
           ('Reserved After', 'reserved_after'), ('Result', 'result'))
 
 
-class ResetReserved(columns.FailsAfterOutput, lister.Lister):
+class ResetReserved(columns.FailsAfterOutput, base.Lister):
     """Return scrubbed one-time-use GPUs to service: reserved back to 0.
 
     Nova reserves a one-time-use GPU (trait HW_PCI_ONE_TIME_USE) when a
@@ -66,7 +66,7 @@ class ResetReserved(columns.FailsAfterOutput, lister.Lister):
             found = reserved.candidates(writes.writable(
                 reading.load(cloud, args.host),
                 '--host %s' % args.host if args.host else '--all'), args.any)
-        outcomes = http.gather(
+        outcomes = pool.gather(
             lambda d: writes.reset(cloud.placement, d, args.any, args.dry_run),
             found)
         self.failure = reserved.failure_summary(outcomes)

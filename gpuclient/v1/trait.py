@@ -1,12 +1,12 @@
 """openstack gpu trait tag | untag"""
 from __future__ import annotations
 
-from cliff import lister
 from osc_lib import exceptions
 
 from gpuclient.model import traits
 from gpuclient.operations import reading
 from gpuclient.operations import writes
+from gpuclient.v1 import base
 from gpuclient.v1 import columns
 from gpuclient.v1 import options
 
@@ -15,7 +15,7 @@ RESULT = (('Host', 'host'), ('Address', 'address'),
           ('Result', 'result'))
 
 
-class TagTrait(columns.FailsAfterOutput, lister.Lister):
+class TagTrait(columns.FailsAfterOutput, base.Lister):
     """Label GPUs with a custom trait, keeping every trait they have.
 
     Adds TRAIT (created if Placement does not know it) to each GPU's

@@ -14,6 +14,9 @@ class Nova:
         self.answers = list(answers)
         self.calls = []
 
+    def get_endpoint(self):
+        return 'http://nova.example.org/compute/v2.1'
+
     def request(self, path, method, **kwargs):
         self.calls.append((method, path, kwargs['microversion'],
                            dict(kwargs.get('params') or {})))
