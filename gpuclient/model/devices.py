@@ -114,6 +114,26 @@ class Device:
     vendor_name: str | None = None
     device_name: str | None = None
 
+    # What the commands show beside the fields, derived from them.
+    @property
+    def other_hypervisor(self) -> str | None:
+        """The hypervisor hostname, where it is not the service host."""
+        return self.hypervisor if self.hypervisor != self.host else None
+
+    @property
+    def pool(self) -> str | None:
+        """A VF pool in words; None for any other device."""
+        if not self.vf_pool:
+            return None
+        return ('%d VFs (%s) of the PF at %s; Placement does not record the '
+                'PF\'s ids, nor which VF a server got'
+                % (self.vf_pool, self.pci_id or self.resource_class,
+                   self.address))
+
+    @property
+    def consumer_ids(self) -> list[str]:
+        return sorted(self.consumers)
+
 
 def normalise_address(text: str) -> str | None:
     """PCI address as lspci prints it (0000:81:00.0), from Nova's upper-case

@@ -59,3 +59,21 @@ def server_devices(cloud, server: dict, held: dict) -> list[devices.Device]:
     snapshots += pool.gather(lambda r: reading.snapshot(cloud, root=r),
                              sorted(roots))
     return reading.build(cloud, snapshots)
+
+
+def consumers(cloud, device: devices.Device) -> list[dict]:
+    """Who holds a device: per consumer, its amount, its server's name and
+    status (or 'no server': a leak), and its project."""
+    def one(uuid):
+        server = cloud.compute.server(uuid)
+        try:
+            project = cloud.placement.consumer_allocations(uuid).get(
+                'project_id')
+        except http.NotFound:
+            project = None
+        return {'consumer': uuid, 'amount': device.consumers[uuid],
+                'server': server['name'] if server else None,
+                'status': server['status'] if server else 'no server',
+                'project': project}
+
+    return pool.gather(one, sorted(device.consumers))

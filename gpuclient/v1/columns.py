@@ -107,11 +107,13 @@ def _cell(value):
     return value
 
 
-def row(spec, item) -> tuple:
-    """One row: spec is ((heading, attribute or key), ...)."""
+def row(spec, item, **extra) -> tuple:
+    """One row: spec is ((heading, attribute or key), ...); `extra` gives
+    the cells the item does not hold (the item is never changed)."""
     get = item.get if isinstance(item, dict) else (
         lambda name: getattr(item, name))
-    return tuple(_cell(get(attr)) for _, attr in spec)
+    return tuple(_cell(extra[attr] if attr in extra else get(attr))
+                 for _, attr in spec)
 
 
 def table(spec, items) -> tuple:
@@ -119,6 +121,6 @@ def table(spec, items) -> tuple:
     return tuple(h for h, _ in spec), [row(spec, i) for i in items]
 
 
-def record(spec, item) -> tuple:
+def record(spec, item, **extra) -> tuple:
     """A ShowOne's (columns, values)."""
-    return tuple(h for h, _ in spec), row(spec, item)
+    return tuple(h for h, _ in spec), row(spec, item, **extra)

@@ -5,10 +5,9 @@ import re
 
 from osc_lib import exceptions
 
-from gpuclient.access import http
-from gpuclient.access import pool
 from gpuclient.model import devices
 from gpuclient.operations import reading
+from gpuclient.operations import servers as server_ops
 from gpuclient.v1 import base
 from gpuclient.v1 import columns
 from gpuclient.v1 import options
@@ -39,16 +38,6 @@ NO_PCI_IN_PLACEMENT = (
     'GPUs Nova passes through are not listed (vGPUs and Cyborg\'s are): set '
     '[pci] report_in_placement = true on the computes and '
     '[filter_scheduler] pci_in_placement = true on the schedulers')
-
-
-def _describe(d: devices.Device) -> None:
-    """Cells that only say something where it applies (None otherwise)."""
-    d.other_hypervisor = d.hypervisor if d.hypervisor != d.host else None
-    d.pool = None
-    if d.vf_pool:
-        d.pool = ('%d VFs (%s) of the PF at %s; Placement does not record '
-                  'the PF\'s ids, nor which VF a server got'
-                  % (d.vf_pool, d.pci_id or d.resource_class, d.address))
 
 
 class ListDevice(base.Lister):
@@ -117,9 +106,6 @@ class ListDevice(base.Lister):
             self.app.stderr.write(NO_PCI_IN_PLACEMENT + '\n')
         found = [d for d in reading.build(cloud, taken)
                  if (d.is_gpu or args.all_devices) and filters.match(d)]
-        for d in found:
-            d.consumer_ids = sorted(d.consumers)
-            _describe(d)
         spec = DEVICE_LONG if args.long else (
             DEVICE + CATEGORY if args.all_devices else DEVICE)
         return columns.table(spec, found)
@@ -141,23 +127,9 @@ class ShowDevice(base.ShowOne):
     def take_action(self, args):
         cloud = self.app.client_manager.gpu
         device = reading.find(cloud, args.device, with_traits=True)
-        _describe(device)
-
-        def consumer(uuid):
-            server = cloud.compute.server(uuid)
-            try:
-                project = cloud.placement.consumer_allocations(uuid).get(
-                    'project_id')
-            except http.NotFound:
-                project = None
-            return {'consumer': uuid, 'amount': device.consumers[uuid],
-                    'server': server['name'] if server else None,
-                    'status': server['status'] if server else 'no server',
-                    'project': project}
-
-        device.consumer_records = pool.gather(consumer,
-                                              sorted(device.consumers))
-        return columns.record(DEVICE_SHOW, device)
+        return columns.record(DEVICE_SHOW, device,
+                              consumer_records=server_ops.consumers(
+                                  cloud, device))
 
 
 class DeviceSummary(base.Lister):
