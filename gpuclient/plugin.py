@@ -4,7 +4,8 @@ OSC imports this module on every run of every ``openstack`` command, so it
 imports nothing heavy: the client is built on first use.
 """
 import argparse
-import os
+
+from osc_lib import utils
 
 API_NAME = 'gpu'
 API_VERSION_OPTION = 'os_gpu_api_version'
@@ -16,10 +17,6 @@ def make_client(instance):
     from gpuclient.access import cloud
 
     return cloud.Cloud.from_client_manager(instance)
-
-
-def _env(*names):
-    return next((os.environ[n] for n in names if os.environ.get(n)), None)
 
 
 def build_option_parser(parser):
@@ -36,20 +33,20 @@ def build_option_parser(parser):
     for flag, kwargs in (
             ('--os-api-timeout', dict(
                 metavar='<seconds>', type=float,
-                default=_env('OS_API_TIMEOUT'),
+                default=utils.env('OS_API_TIMEOUT'),
                 help='Seconds to wait for each API answer (Env: '
                      'OS_API_TIMEOUT; clouds.yaml: api_timeout). '
                      '"openstack gpu" commands default to 60')),
             ('--os-placement-endpoint-override', dict(
                 metavar='<url>',
-                default=_env('OS_PLACEMENT_ENDPOINT_OVERRIDE',
+                default=utils.env('OS_PLACEMENT_ENDPOINT_OVERRIDE',
                              'OS_PLACEMENT_ENDPOINT'),
                 help='Placement endpoint to use instead of the catalog\'s '
                      '(Env: OS_PLACEMENT_ENDPOINT_OVERRIDE; clouds.yaml: '
                      'placement_endpoint_override)')),
             ('--os-compute-endpoint-override', dict(
                 metavar='<url>',
-                default=_env('OS_COMPUTE_ENDPOINT_OVERRIDE',
+                default=utils.env('OS_COMPUTE_ENDPOINT_OVERRIDE',
                              'OS_COMPUTE_ENDPOINT'),
                 help='Nova endpoint to use instead of the catalog\'s '
                      '(Env: OS_COMPUTE_ENDPOINT_OVERRIDE; clouds.yaml: '

@@ -15,6 +15,8 @@ import fnmatch
 import json
 import re
 
+from oslo_utils import strutils
+
 from gpuclient.hostconfig import novaconf
 from gpuclient.hostconfig import sysfs
 
@@ -140,11 +142,6 @@ def _check_names(conf):
     return found
 
 
-def _true(value) -> bool:
-    return str(value).strip().lower() in ('true', 'yes', '1', 'on', 't',
-                                          'y')
-
-
 def _check_placement(conf):
     found = []
     if conf.pci_in_placement and not conf.report_in_placement:
@@ -168,7 +165,8 @@ def _check_placement(conf):
                 'lacks' if where else 'is not set here, and Nova\'s default '
                 'lacks', novaconf.PCI_FILTER, novaconf.PCI_FILTER))))
     for spec, entry in zip(conf.device_specs, conf.spec_entries):
-        if _true(spec.get('one_time_use')) and not conf.report_in_placement:
+        if (strutils.bool_from_string(spec.get('one_time_use'))
+                and not conf.report_in_placement):
             found.append(Finding(ERROR, entry.where if entry else '', (
                 'one_time_use needs [pci] report_in_placement = true (Nova '
                 'refuses the spec and nova-compute does not start)')))
@@ -300,7 +298,7 @@ def _check_hardware(conf, host):
         for f in hits:
             matched.setdefault(f.address, (f, where))
         vfs = [f.address for f in hits if f.device_type == 'type-VF']
-        if vfs and _true(spec.get('one_time_use')):
+        if vfs and strutils.bool_from_string(spec.get('one_time_use')):
             found.append(Finding(ERROR, where, (
                 'one_time_use on VFs (%s): Nova refuses it (PF or PCI '
                 'devices only); drop it from this device_spec'

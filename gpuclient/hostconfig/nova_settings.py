@@ -15,6 +15,8 @@ import dataclasses
 import json
 import re
 
+from oslo_utils import strutils
+
 from gpuclient.model import devices
 from gpuclient.hostconfig import nova_checks
 from gpuclient.hostconfig import novaconf
@@ -231,9 +233,9 @@ def placement(host: sysfs.Host, compute: list[Setting]) -> list[dict]:
         traits = {novaconf.normalize_trait(t)
                   for t in spec.get('traits', '').split(',') if t}
         traits.update(PCI_TRAITS)
-        if _true(spec.get('live_migratable')):
+        if strutils.bool_from_string(spec.get('live_migratable')):
             traits.add('HW_PCI_LIVE_MIGRATABLE')
-        if _true(spec.get('one_time_use')) and not is_vf:
+        if strutils.bool_from_string(spec.get('one_time_use')) and not is_vf:
             traits.add('HW_PCI_ONE_TIME_USE')
         provider = found.setdefault(name, {
             'provider': name, 'resource_class': novaconf.resource_class(
@@ -256,10 +258,6 @@ def placement(host: sysfs.Host, compute: list[Setting]) -> list[dict]:
                            'total': total, 'traits': ['OWNER_NOVA'],
                            'devices': [f.address]}
     return [found[name] for name in sorted(found)]
-
-
-def _true(value) -> bool:
-    return str(value).lower() == 'true'
 
 
 def placement_text(providers: list[dict]) -> str:

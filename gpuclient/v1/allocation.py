@@ -99,13 +99,16 @@ class ShowAllocation(columns.FailsAfterOutput, base.ShowOne):
         pci_in_placement = allocations.reports_pci(
             found, host, server.get('OS-EXT-SRV-ATTR:hypervisor_hostname'))
         checks = allocations.check(server, request, held, pci_in_placement)
-        self.label = '%s (%s)' % (server['name'], server['id'])
+        label = '%s (%s)' % (server['name'], server['id'])
         failures = allocations.failed(checks)
-        if failures:
-            self.failure = 'server %s fails %d of %d checks: %s' % (
-                self.label, len(failures), len(checks), '; '.join(
-                    '%s: %s' % (c.check, c.detail) for c in failures))
-        self.holds_nothing = not held and not request
+        verdict = {
+            'failure': failures and 'server %s fails %d of %d checks: %s' % (
+                label, len(failures), len(checks), '; '.join(
+                    '%s: %s' % (c.check, c.detail) for c in failures)),
+            # A table of empty cells says less than one line; formats
+            # meant for scripts keep their record.
+            'instead': ('server %s holds no GPU' % label
+                        if not held and not request else None)}
         return columns.record(SHOW, {
             'id': server['id'], 'name': server['name'],
             'status': server['status'],
@@ -117,7 +120,7 @@ class ShowAllocation(columns.FailsAfterOutput, base.ShowOne):
             'gpus': [h.record() for h in held] + (
                 [] if pci_in_placement
                 else allocations.unplaced(request, host)),
-            'checks': [c.record() for c in checks]})
+            'checks': [c.record() for c in checks]}, verdict)
 
     @staticmethod
     def _held_anyway(cloud, consumer):
@@ -126,14 +129,6 @@ class ShowAllocation(columns.FailsAfterOutput, base.ShowOne):
                 consumer)['allocations'])
         except http.CloudError:  # e.g. a member: keep the first answer
             return False
-
-    def produce_output(self, parsed_args, column_names, data):
-        # A table of empty cells says less than one line; formats meant
-        # for scripts keep their record.
-        if self.holds_nothing and parsed_args.formatter == 'table':
-            self.app.stdout.write('server %s holds no GPU\n' % self.label)
-            return
-        super().produce_output(parsed_args, column_names, data)
 
 
 class ListAllocation(base.Lister):

@@ -24,7 +24,7 @@ class UsageError(Exception):
     pass
 
 
-class Audit(base.Lister):
+class Audit(columns.FailsAfterOutput, base.Lister):
     """Audit the GPU estate: every fault found, each with its fix.
 
     Reads Placement and Nova once and reports one row per finding:
@@ -53,32 +53,14 @@ class Audit(base.Lister):
         return parser
 
     def run(self, parsed_args):
-        self.findings = None
         try:
-            super().run(parsed_args)
+            return super().run(parsed_args)
         except UsageError as e:
             self.app.stderr.write('%s\n' % e)
             return USAGE
         except http.CloudError as e:
             self.app.stderr.write('could not audit: %s\n' % e)
             return CANNOT_AUDIT
-        return self._verdict()
-
-    def _verdict(self) -> int:
-        from gpuclient.model import audit
-
-        if self.findings is None:   # --list-checks
-            return 0
-        failing = audit.failing(self.findings)
-        if not self.findings:
-            self.app.stderr.write('no problems found by %d checks\n'
-                                  % len(self.names))
-        elif failing:
-            self.app.stderr.write(
-                '%d of %d findings are warnings or errors\n'
-                % (len(failing), len(self.findings)))
-            return 1
-        return 0
 
     def take_action(self, args):
         from gpuclient.model import audit
@@ -86,7 +68,7 @@ class Audit(base.Lister):
         if args.list_checks:
             return columns.table(CHECK_LIST, audit.CHECKS.values())
         try:
-            self.names = audit.select(args.check) or list(audit.CHECKS)
+            names = audit.select(args.check) or list(audit.CHECKS)
         except audit.UnknownCheck as e:
             raise UsageError(e)
         nova_conf = None
@@ -108,5 +90,11 @@ class Audit(base.Lister):
             raise
         except exceptions.CommandError as e:  # no such host
             raise UsageError(e)
-        self.findings = audit.run(estate, self.names)
-        return columns.table(FINDING, self.findings)
+        findings = audit.run(estate, names)
+        failing = audit.failing(findings)
+        return columns.table(
+            FINDING, findings,
+            note=None if findings else 'no problems found by %d checks'
+            % len(names),
+            failure=failing and '%d of %d findings are warnings or errors'
+            % (len(failing), len(findings)))

@@ -80,18 +80,39 @@ class EmptyColumn(_Text, columns.FormattableColumn):
         return ''
 
 
+class Rows(list):
+    """A Lister's rows, or (Values) a ShowOne's values, with what the
+    command says once they are shown: `note`, a line on stderr; `failure`,
+    the one line of an exit 1 (FailsAfterOutput); `instead`, a line that
+    replaces a table that would say less. The command's verdict travels
+    with its output, not on the command object."""
+
+    def __init__(self, rows=(), note=None, failure=None, instead=None):
+        super().__init__(rows)
+        self.note, self.failure, self.instead = note, failure, instead
+
+
+class Values(tuple):
+    def __new__(cls, values=(), note=None, failure=None, instead=None):
+        self = super().__new__(cls, values)
+        self.note, self.failure, self.instead = note, failure, instead
+        return self
+
+
 class FailsAfterOutput:
     """For a command whose output still matters when it fails (devices it
-    could not change, checks that failed): take_action sets self.failure
-    to one line; run() prints the output first, then exits 1 with it."""
+    could not change, checks that failed): the output is shown first,
+    then its note, then its failure line with exit 1."""
 
-    failure: str | None = None
-
-    def run(self, parsed_args):
-        self.failure = None
-        super().run(parsed_args)
-        if self.failure:
-            raise exceptions.CommandError(self.failure)
+    def produce_output(self, parsed_args, column_names, data):
+        if data.instead and parsed_args.formatter == 'table':
+            self.app.stdout.write(data.instead + '\n')
+        else:
+            super().produce_output(parsed_args, column_names, data)
+        if data.note:
+            self.app.stderr.write(data.note + '\n')
+        if data.failure:
+            raise exceptions.CommandError(data.failure)
         return 0
 
 
@@ -116,11 +137,13 @@ def row(spec, item, **extra) -> tuple:
                  for _, attr in spec)
 
 
-def table(spec, items) -> tuple:
-    """A Lister's (columns, rows)."""
-    return tuple(h for h, _ in spec), [row(spec, i) for i in items]
+def table(spec, items, **verdict) -> tuple:
+    """A Lister's (columns, rows); `verdict` as Rows takes it."""
+    return tuple(h for h, _ in spec), Rows([row(spec, i) for i in items],
+                                           **verdict)
 
 
-def record(spec, item, **extra) -> tuple:
-    """A ShowOne's (columns, values)."""
-    return tuple(h for h, _ in spec), row(spec, item, **extra)
+def record(spec, item, verdict=None, **extra) -> tuple:
+    """A ShowOne's (columns, values); `verdict` as Values takes it."""
+    return tuple(h for h, _ in spec), Values(row(spec, item, **extra),
+                                             **(verdict or {}))

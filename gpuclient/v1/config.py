@@ -106,30 +106,29 @@ class GenerateConfig(base.ShowOne):
             live_migratable=args.live_migratable,
             alias_prefix=args.alias_prefix, mdev_types=args.mdev_type,
             classes=classes, traits=traits)
-        self._settings = found
+        # The table view is nova.conf text (what an operator pastes); every
+        # other format is the data.
+        wanted = args.columns or ['compute', 'controller']
+        text = ''
+        for name in ('compute', 'controller'):
+            ini = nova_settings.ini(getattr(found, name))
+            if name == 'compute' and ini:
+                ini += nova_settings.placement_text(found.placement)
+            if name in wanted and ini:
+                text += '%s\n%s\n' % (_HEADINGS[name], ini)
         return columns.record(GENERATE, {
             'compute': nova_settings.as_data(found.compute),
             'controller': nova_settings.as_data(found.controller),
             'devices': found.devices, 'placement': found.placement,
-            'warnings': found.warnings})
+            'warnings': found.warnings}, dict(instead=text, note='\n'.join(
+                'warning: %s' % w for w in found.warnings) or None))
 
     def produce_output(self, parsed_args, column_names, data):
-        """The table view is nova.conf text (what an operator pastes);
-        every other format is the data."""
         if parsed_args.formatter != 'table':
             return super().produce_output(parsed_args, column_names, data)
-        from gpuclient.hostconfig import nova_settings
-
-        wanted = parsed_args.columns or ['compute', 'controller']
-        for name in ('compute', 'controller'):
-            text = nova_settings.ini(getattr(self._settings, name))
-            if name == 'compute' and text:
-                text += nova_settings.placement_text(
-                    self._settings.placement)
-            if name in wanted and text:
-                self.app.stdout.write('%s\n%s\n' % (_HEADINGS[name], text))
-        for warning in self._settings.warnings:
-            self.app.stderr.write('warning: %s\n' % warning)
+        self.app.stdout.write(data.instead)
+        if data.note:
+            self.app.stderr.write(data.note + '\n')
         return 0
 
 
@@ -174,13 +173,12 @@ class CheckConfig(columns.FailsAfterOutput, base.Lister):
         host = _read_host(args.sysfs) if args.sysfs else None
         found = nova_checks.check(conf, host)
         errors = sum(f.level == nova_checks.ERROR for f in found)
-        if errors:
-            self.failure = '%d error%s in %s' % (
-                errors, '' if errors == 1 else 's', ', '.join(args.files))
-        elif not found:
-            self.app.stderr.write('no problems found in %s\n'
-                                  % ', '.join(args.files))
-        return columns.table(CHECK, found)
+        files = ', '.join(args.files)
+        return columns.table(
+            CHECK, found,
+            failure=errors and '%d error%s in %s' % (
+                errors, '' if errors == 1 else 's', files),
+            note=None if found else 'no problems found in %s' % files)
 
 
 def _per_device(option, text):

@@ -74,8 +74,11 @@ class CreateFlavor(base.ShowOne):
                                                   'a project name or ID'),
                             help='give this project (name or ID) access to '
                                  'the --private flavor')
-        parser.add_argument('--project-domain', metavar='<project-domain>',
-                            help='domain of --project (name or ID)')
+        # Imported here: it pulls in keystoneclient, and OSC imports every
+        # command module on every run of every openstack command.
+        from openstackclient.identity import common as identity_common
+
+        identity_common.add_project_domain_option_to_parser(parser)
         gpu = parser.add_argument_group(
             'GPU request', 'exactly one of --alias (repeatable) or --vgpu')
         gpu.add_argument('--alias', metavar='<name[:count]>', action='append',

@@ -69,5 +69,5 @@ class ResetReserved(columns.FailsAfterOutput, base.Lister):
         outcomes = pool.gather(
             lambda d: writes.reset(cloud.placement, d, args.any, args.dry_run),
             found)
-        self.failure = reserved.failure_summary(outcomes)
-        return columns.table(RESULT, outcomes)
+        return columns.table(RESULT, outcomes,
+                             failure=reserved.failure_summary(outcomes))

@@ -70,10 +70,9 @@ class TagTrait(columns.FailsAfterOutput, base.Lister):
         rows = writes.change_traits(cloud.placement, found, trait, self.tag,
                                     args.transient)
         failed = [r for r in rows if r.get('failed')]
-        if failed:
-            self.failure = ('%d of %d GPUs could not be changed: see the '
-                            'Result column' % (len(failed), len(rows)))
-        return columns.table(RESULT, rows)
+        return columns.table(RESULT, rows, failure=failed and (
+            '%d of %d GPUs could not be changed: see the Result column'
+            % (len(failed), len(rows))))
 
 
 class UntagTrait(TagTrait):
