@@ -4,19 +4,15 @@ import testtools
 
 from gpuclient.model import allocations
 from gpuclient.model import devices
+from tests import factories
 
 
 def device(uuid, host, address, rc, kind=devices.PASSTHROUGH, model=None,
            consumers=None, total=1):
-    consumers = consumers or {}
-    used = sum(consumers.values())
-    return devices.Device(
-        host=host, address=address, kind=kind, resource_class=rc,
-        pci_id=devices.pci_id(rc), model=model or devices.model_name(rc),
-        total=total, used=used, reserved=0, free=total - used,
-        state=devices.state_of(kind, total, used, 0), provider_uuid=uuid,
-        provider_name='%s_%s' % (host, address), generation=1,
-        inventory={'total': total}, consumers=consumers, one_time_use=False)
+    return factories.device(host, address, rc, kind, total,
+                            consumers=consumers, uuid=uuid,
+                            model=model or devices.model_name(rc),
+                            inventory={'total': total})
 
 
 A30 = 'CUSTOM_PCI_10DE_20B7'
@@ -40,10 +36,7 @@ def allocation(**providers):
 
 
 def server(status='ACTIVE', host='gpu-a30-1', **extra_specs):
-    return {'id': 's1', 'name': 'vm', 'status': status,
-            'OS-EXT-SRV-ATTR:host': host,
-            'OS-EXT-SRV-ATTR:hypervisor_hostname': host,
-            'flavor': {'original_name': 'f', 'extra_specs': extra_specs}}
+    return factories.server(specs=extra_specs, host=host, status=status)
 
 
 def checks(srv, held):

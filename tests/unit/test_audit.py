@@ -5,6 +5,7 @@ import testtools
 
 from gpuclient.model import audit
 from gpuclient.model import devices
+from tests import factories
 
 A30 = 'CUSTOM_PCI_10DE_20B7'
 H100 = 'CUSTOM_PCI_10DE_2330'
@@ -14,30 +15,14 @@ def device(host='gpu-a30-1', address='0000:81:00.0',
            kind=devices.PASSTHROUGH, rc=A30, total=1, used=0, reserved=0,
            consumers=None, one_time_use=False, owner=devices.NOVA,
            max_unit=None):
-    consumers = consumers or {}
-    used = used or sum(consumers.values())
-    return devices.Device(
-        host=host, address=address, kind=kind, resource_class=rc,
-        pci_id=devices.pci_id(rc), model=None, total=total, used=used,
-        reserved=reserved, free=max(total - used - reserved, 0),
-        state=devices.state_of(kind, total, used, reserved),
-        provider_uuid='rp-%s-%s' % (host, address),
-        provider_name='%s_%s' % (host, address), generation=1,
-        inventory={'total': total, 'reserved': reserved,
-                   'max_unit': max_unit or total},
-        consumers=consumers, one_time_use=one_time_use, hypervisor=host,
-        owner=owner)
+    return factories.device(host, address, rc, kind, total, used or None,
+                            reserved, consumers, max_unit=max_unit,
+                            one_time_use=one_time_use, hypervisor=host,
+                            owner=owner)
 
 
-def server(uuid='s1', specs=None, host='gpu-a30-1', name='vm'):
-    return {'id': uuid, 'name': name, 'status': 'ACTIVE',
-            'OS-EXT-SRV-ATTR:host': host,
-            'OS-EXT-SRV-ATTR:hypervisor_hostname': host,
-            'flavor': {'original_name': 'f', 'extra_specs': specs or {}}}
-
-
-def flavor(name, specs):
-    return {'id': name, 'name': name, 'extra_specs': specs}
+server = factories.server
+flavor = factories.flavor
 
 
 def holders(**by_trait):

@@ -3,6 +3,7 @@ import testtools
 
 from gpuclient.model import devices
 from gpuclient.model import flavors
+from tests import factories
 
 
 def request(**kwargs):
@@ -193,11 +194,8 @@ class TestJudgeClass(TestCase):
 
 
 def device(host, kind, rc, uuid):
-    return devices.Device(
-        host=host, address=None, kind=kind, resource_class=rc, pci_id=None,
-        model=None, total=1, used=0, reserved=0, free=1, state='free',
-        provider_uuid=uuid, provider_name=uuid, generation=1, inventory={},
-        consumers={}, one_time_use=False)
+    return factories.device(host, None, rc, kind, uuid=uuid, pci_id=None,
+                            provider_name=uuid, inventory={})
 
 
 FLEET = [device('gpu-a100-1', devices.PASSTHROUGH, 'CUSTOM_A100', 'a100'),
@@ -307,11 +305,11 @@ class TestDescribe(TestCase):
 def gpus(host, rc, n, kind=devices.PASSTHROUGH, max_unit=None):
     found = []
     for i in range(n):
-        d = device(host, kind, rc, '%s-%s-%d' % (host, rc, i))
-        if max_unit:
-            d.total = max_unit
-            d.inventory = {'total': max_unit, 'max_unit': max_unit}
-        found.append(d)
+        uuid = '%s-%s-%d' % (host, rc, i)
+        found.append(factories.device(
+            host, None, rc, kind, max_unit or 1, used=0, uuid=uuid,
+            pci_id=None, provider_name=uuid, inventory={
+                'total': max_unit, 'max_unit': max_unit} if max_unit else {}))
     return found
 
 

@@ -10,18 +10,15 @@ import testtools
 from gpuclient.model import audit
 from gpuclient.model import devices
 from gpuclient.model import metrics
+from tests import factories
 
 
 def gpu(address, used, total=1, reserved=0, kind=devices.PASSTHROUGH,
         rc='CUSTOM_PCI_10DE_20B7', model='A30', owner='nova'):
-    free = total - used - reserved
-    return devices.Device(
-        host='gpu-a30-1', address=address, kind=kind, resource_class=rc,
-        pci_id=None, model=model, total=total, used=used, reserved=reserved,
-        free=free, state=devices.state_of(kind, total, used, reserved),
-        provider_uuid=address, provider_name='gpu-a30-1_' + address,
-        generation=1, inventory={}, consumers={}, one_time_use=False,
-        owner=owner)
+    return factories.device('gpu-a30-1', address, rc, kind, total, used,
+                            reserved, uuid=address, pci_id=None, model=model,
+                            free=total - used - reserved, inventory={},
+                            owner=owner)
 
 
 def parse(reg):

@@ -1,9 +1,9 @@
 """Which devices `gpu reserved reset` touches, and what it reports."""
 import testtools
 
-from gpuclient.model import devices
 from gpuclient.access import http
 from gpuclient.model import reserved
+from tests import factories
 
 RC = 'CUSTOM_PCI_10DE_2330'
 RECORD = {'total': 1, 'reserved': 1, 'min_unit': 1, 'max_unit': 1,
@@ -11,12 +11,11 @@ RECORD = {'total': 1, 'reserved': 1, 'min_unit': 1, 'max_unit': 1,
 
 
 def device(one_time_use=True, reserved_=1, address='0000:c1:00.0'):
-    return devices.Device(
-        host='gpu-h100-1', address=address, kind=devices.PASSTHROUGH,
-        resource_class=RC, pci_id='10de:2330', model='H100', total=1,
-        used=0, reserved=reserved_, free=0, state='reserved',
-        provider_uuid='uuid-' + address, provider_name='n', generation=4,
-        inventory=dict(RECORD, reserved=reserved_), consumers={},
+    return factories.device(
+        'gpu-h100-1', address, RC, total=1, used=0, reserved=reserved_,
+        uuid='uuid-' + address, pci_id='10de:2330', model='H100', free=0,
+        state='reserved', provider_name='n', generation=4,
+        inventory=dict(RECORD, reserved=reserved_),
         one_time_use=one_time_use)
 
 

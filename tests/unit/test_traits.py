@@ -6,19 +6,17 @@ import testtools
 
 from gpuclient.model import devices
 from gpuclient.model import traits
+from tests import factories
 
 NOVA = ['COMPUTE_MANAGED_PCI_DEVICE', 'OWNER_NOVA']
 
 
 def device(host='gpu-a30-1', address='0000:81:00.0',
            rc='CUSTOM_PCI_10DE_20B7', one_time_use=False, extra=()):
-    return devices.Device(
-        host=host, address=address, kind=devices.PASSTHROUGH,
-        resource_class=rc, pci_id=devices.pci_id(rc), model=None, total=1,
-        used=0, reserved=0, free=1, state='free', provider_uuid='u-' + address,
-        provider_name='%s_%s' % (host, address.upper()), generation=1,
-        inventory={}, consumers={}, one_time_use=one_time_use,
-        traits=sorted(NOVA + list(extra)))
+    return factories.device(
+        host, address, rc, uuid='u-' + address,
+        provider_name='%s_%s' % (host, address.upper()), inventory={},
+        one_time_use=one_time_use, traits=sorted(NOVA + list(extra)))
 
 
 class TestValidate(testtools.TestCase):
