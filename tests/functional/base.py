@@ -10,12 +10,15 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 
 import fixtures
 import testtools
+import yaml
 
 from gpu_sandbox import client
 
@@ -219,3 +222,116 @@ def _hang_alarm():
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+class FlavorTestCase(SandboxTestCase):
+
+    def nova_flavors(self, name, cloud=client.ADMIN_CLOUD):
+        """Nova's own records of the flavors called `name`."""
+        return [f for f in self.sandbox().compute(
+            'GET', '/flavors/detail', cloud=cloud,
+            params={'is_public': 'None'}).json()['flavors']
+            if f['name'] == name]
+
+    def flavor_name(self, name=None):
+        """A name for a flavor the test makes; whatever flavor has it at
+        the end of the test (even a failing one) is deleted."""
+        name = name or 'gpu.test-%s' % uuid.uuid4().hex[:8]
+        self.assertEqual([], self.nova_flavors(name), 'left by an earlier '
+                         'run: delete flavor %s' % name)
+        self.addCleanup(self.delete_flavors, name)
+        return name
+
+    def delete_flavors(self, name):
+        for f in self.nova_flavors(name):
+            self.sandbox().compute('DELETE', '/flavors/%s' % f['id'])
+
+    def tag(self, provider_name, trait):
+        """Add a trait to a provider through Placement, keeping its other
+        traits; taken off again (and the trait deleted) at test end."""
+        self.placement('PUT', '/traits/%s' % trait)
+        self.addCleanup(self.placement, 'DELETE', '/traits/%s' % trait)
+        uuid_ = self.provider(provider_name)['uuid']
+        self.change_traits(uuid_, lambda traits: traits | {trait})
+        self.addCleanup(self.change_traits, uuid_,
+                        lambda traits: traits - {trait})
+
+    def change_traits(self, uuid_, change):
+        body = self.placement('GET', '/resource_providers/%s/traits' % uuid_)
+        self.placement('PUT', '/resource_providers/%s/traits' % uuid_,
+                       json={'traits': sorted(change(set(body['traits']))),
+                             'resource_provider_generation':
+                                 body['resource_provider_generation']})
+
+    def gpus_held(self, server_id):
+        return {name: resources for name, resources
+                in self.allocations(server_id).items()
+                if name.startswith(('gpu-', 'vgpu-')) and '_' in name}
+
+
+class CapacityTestCase(FlavorTestCase):
+
+    def nova_conf(self) -> str:
+        """The nova.conf the sandbox runs a compute service with (every
+        compute has the fleet's [pci] aliases)."""
+        return os.path.join(self.sandbox().state.nova_conf_dir,
+                            'compute-gpu-a30-1.conf')
+
+    def capacity(self, flavor, *args):
+        """The one row `gpu flavor capacity FLAVOR` prints."""
+        row, = self.gpu('flavor', 'capacity', flavor, *args)
+        return row
+
+    def boot_all(self, flavor, count):
+        """Boot `count` servers of the flavor, then see one more fail."""
+        for _ in range(count):
+            self.boot(flavor)
+        server = self.boot(flavor, status='ERROR')
+        self.assertIn('No valid host', server['fault']['message'])
+
+    def free(self, host, resource_class):
+        """What is left of a class on a host's compute node, as Placement
+        counts it."""
+        root = self.provider(host)['uuid']
+        record = self.placement('GET', '/resource_providers/%s/inventories'
+                                % root)['inventories'][resource_class]
+        used = self.placement('GET', '/resource_providers/%s/usages'
+                              % root)['usages'].get(resource_class, 0)
+        return int((record['total'] - record['reserved'])
+                   * record['allocation_ratio']) - used
+
+
+class LegacySandboxTestCase(SandboxTestCase):
+
+    def setUp(self):
+        super().setUp()
+        with open(os.path.join(self.sandbox().state.dir, 'fleet.yaml')) as f:
+            if yaml.safe_load(f).get('pci_in_placement', True):
+                self.skipTest('needs a sandbox started with --fleet legacy')
+
+
+FIXTURES = os.path.join(os.path.dirname(__file__), '..', 'fixtures')
+SYSFS = os.path.join(FIXTURES, 'sysfs')
+NOVA = os.path.join(FIXTURES, 'nova')
+OPENSTACK = os.path.join(os.path.dirname(sys.executable), 'openstack')
+
+
+def openstack_without_cloud(home, *args):
+    """(exit code, stdout, stderr) of the real `openstack` program, in an
+    environment with no cloud (no OS_* variables, no clouds.yaml)."""
+    env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'), 'HOME': home,
+           'LANG': 'C.UTF-8'}
+    done = subprocess.run([OPENSTACK, *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+    return done.returncode, done.stdout, done.stderr
+
+
+def sandbox_cli(state, *args, python=sys.executable):
+    """gpu-sandbox run as a program, for its state dir `state` (the
+    environment's GPU_SANDBOX_STATE_DIR left out)."""
+    state_dir = ['--state-dir', state] if state else []
+    env = dict(os.environ)
+    env.pop('GPU_SANDBOX_STATE_DIR', None)
+    return subprocess.run(
+        [python, '-m', 'gpu_sandbox.cli'] + state_dir + list(args),
+        capture_output=True, text=True, timeout=300, env=env)

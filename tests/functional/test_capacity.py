@@ -1,47 +1,14 @@
 """openstack gpu flavor capacity against the sandbox: the figure printed is
 the number of servers that then boot, and the next one gets NoValidHost."""
 import json
-import os
 import uuid
 
-from tests.functional import test_flavor
+from tests.functional import base
 
 VGPU_HOST = 'vgpu-1'
 
 
-class CapacityTestCase(test_flavor.FlavorTestCase):
-
-    def nova_conf(self) -> str:
-        """The nova.conf the sandbox runs a compute service with (every
-        compute has the fleet's [pci] aliases)."""
-        return os.path.join(self.sandbox().state.nova_conf_dir,
-                            'compute-gpu-a30-1.conf')
-
-    def capacity(self, flavor, *args):
-        """The one row `gpu flavor capacity FLAVOR` prints."""
-        row, = self.gpu('flavor', 'capacity', flavor, *args)
-        return row
-
-    def boot_all(self, flavor, count):
-        """Boot `count` servers of the flavor, then see one more fail."""
-        for _ in range(count):
-            self.boot(flavor)
-        server = self.boot(flavor, status='ERROR')
-        self.assertIn('No valid host', server['fault']['message'])
-
-    def free(self, host, resource_class):
-        """What is left of a class on a host's compute node, as Placement
-        counts it."""
-        root = self.provider(host)['uuid']
-        record = self.placement('GET', '/resource_providers/%s/inventories'
-                                % root)['inventories'][resource_class]
-        used = self.placement('GET', '/resource_providers/%s/usages'
-                              % root)['usages'].get(resource_class, 0)
-        return int((record['total'] - record['reserved'])
-                   * record['allocation_ratio']) - used
-
-
-class TestCapacity(CapacityTestCase):
+class TestCapacity(base.CapacityTestCase):
 
     def test_a30_servers_that_fit_boot_and_the_next_does_not(self):
         flavor = self.create_flavor({'pci_passthrough:alias': 'a30:1'})

@@ -4,16 +4,14 @@ at all (no OS_* variables, no clouds.yaml). Needs no sandbox."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import testtools
 
-HERE = os.path.dirname(__file__)
-SYSFS = os.path.join(HERE, '..', 'fixtures', 'sysfs')
-NOVA = os.path.join(HERE, '..', 'fixtures', 'nova')
-OPENSTACK = os.path.join(os.path.dirname(sys.executable), 'openstack')
+from tests.functional import base
+
+SYSFS = base.SYSFS
+NOVA = base.NOVA
 
 
 class TestConfig(testtools.TestCase):
@@ -24,12 +22,8 @@ class TestConfig(testtools.TestCase):
         self.addCleanup(shutil.rmtree, self.home)
 
     def openstack(self, *args):
-        """(exit code, stdout, stderr), in an environment with no cloud."""
-        env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
-               'HOME': self.home, 'LANG': 'C.UTF-8'}
-        done = subprocess.run([OPENSTACK, 'gpu', 'config', *args], env=env,
-                              capture_output=True, text=True, timeout=120)
-        return done.returncode, done.stdout, done.stderr
+        return base.openstack_without_cloud(self.home, 'gpu', 'config',
+                                            *args)
 
     def test_generate_needs_no_credentials(self):
         code, out, err = self.openstack(

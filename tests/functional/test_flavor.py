@@ -15,52 +15,7 @@ VGPU_GPUS = ['vgpu-1_pci_0000_%s_00_0' % bus for bus in ('84', '85', '86',
 SIZE = ('--vcpus', 1, '--ram', 512, '--disk', 1)
 
 
-class FlavorTestCase(base.SandboxTestCase):
-
-    def nova_flavors(self, name, cloud=client.ADMIN_CLOUD):
-        """Nova's own records of the flavors called `name`."""
-        return [f for f in self.sandbox().compute(
-            'GET', '/flavors/detail', cloud=cloud,
-            params={'is_public': 'None'}).json()['flavors']
-            if f['name'] == name]
-
-    def flavor_name(self, name=None):
-        """A name for a flavor the test makes; whatever flavor has it at
-        the end of the test (even a failing one) is deleted."""
-        name = name or 'gpu.test-%s' % uuid.uuid4().hex[:8]
-        self.assertEqual([], self.nova_flavors(name), 'left by an earlier '
-                         'run: delete flavor %s' % name)
-        self.addCleanup(self.delete_flavors, name)
-        return name
-
-    def delete_flavors(self, name):
-        for f in self.nova_flavors(name):
-            self.sandbox().compute('DELETE', '/flavors/%s' % f['id'])
-
-    def tag(self, provider_name, trait):
-        """Add a trait to a provider through Placement, keeping its other
-        traits; taken off again (and the trait deleted) at test end."""
-        self.placement('PUT', '/traits/%s' % trait)
-        self.addCleanup(self.placement, 'DELETE', '/traits/%s' % trait)
-        uuid_ = self.provider(provider_name)['uuid']
-        self.change_traits(uuid_, lambda traits: traits | {trait})
-        self.addCleanup(self.change_traits, uuid_,
-                        lambda traits: traits - {trait})
-
-    def change_traits(self, uuid_, change):
-        body = self.placement('GET', '/resource_providers/%s/traits' % uuid_)
-        self.placement('PUT', '/resource_providers/%s/traits' % uuid_,
-                       json={'traits': sorted(change(set(body['traits']))),
-                             'resource_provider_generation':
-                                 body['resource_provider_generation']})
-
-    def gpus_held(self, server_id):
-        return {name: resources for name, resources
-                in self.allocations(server_id).items()
-                if name.startswith(('gpu-', 'vgpu-')) and '_' in name}
-
-
-class TestCreate(FlavorTestCase):
+class TestCreate(base.FlavorTestCase):
 
     def test_a30_flavor_boots_holding_one_a30(self):
         name = self.flavor_name('gpu.a30')
@@ -161,7 +116,7 @@ class TestCreate(FlavorTestCase):
         self.assertEqual([], self.nova_flavors(name))
 
 
-class TestRefused(FlavorTestCase):
+class TestRefused(base.FlavorTestCase):
 
     def assertRefused(self, expected, *options, name=None):
         name = name or self.flavor_name()
@@ -239,7 +194,7 @@ class TestRefused(FlavorTestCase):
                            '--project', client.MEMBER['project'])
 
 
-class TestList(FlavorTestCase):
+class TestList(base.FlavorTestCase):
 
     def test_lists_gpu_flavors_with_their_request(self):
         a30 = self.flavor_name()
@@ -325,7 +280,7 @@ class TestList(FlavorTestCase):
             self.assertNotIn('None', out, (args, fmt))
 
 
-class TestNovaConfAndBounds(FlavorTestCase):
+class TestNovaConfAndBounds(base.FlavorTestCase):
     """--nova-conf, and counts no host can give (issues 13 and 16)."""
 
     def nova_conf(self):

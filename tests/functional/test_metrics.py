@@ -9,10 +9,10 @@ import threading
 from prometheus_client import parser
 
 from gpu_sandbox import client
-from tests.functional import test_capacity
+from tests.functional import base
 
 
-class TestMetrics(test_capacity.CapacityTestCase):
+class TestMetrics(base.CapacityTestCase):
 
     def metrics(self, *args):
         code, out, err = self.run_openstack('gpu', 'metrics', *args)

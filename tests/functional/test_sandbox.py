@@ -4,7 +4,6 @@ import uuid
 
 from gpu_sandbox import client
 from tests.functional import base
-from tests.functional.rehearsal import test_sandbox_lifecycle
 
 PCI_TRAITS = {'COMPUTE_MANAGED_PCI_DEVICE', 'OWNER_NOVA'}
 HOSTS = ['gpu-a30-1', 'gpu-a100-1', 'gpu-h100-1', 'gpu-rtx-1', 'vgpu-1',
@@ -208,7 +207,8 @@ class TestDefaultFleet(base.SandboxTestCase):
 class TestSandboxCli(base.SandboxTestCase):
     """gpu-sandbox's commands against the shared sandbox."""
 
-    sandbox_cli = test_sandbox_lifecycle.TestSandboxLifecycle.sandbox_cli
+    def sandbox_cli(self, state, *args):
+        return base.sandbox_cli(state, *args)
 
     def test_boot_prints_novas_reason(self):
         flavor = self.create_flavor(

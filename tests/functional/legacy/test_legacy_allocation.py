@@ -2,10 +2,10 @@
 device in Placement, passthrough GPUs scheduled by PciPassthroughFilter."""
 import json
 
-from tests.functional.legacy import test_legacy_sandbox as legacy
+from tests.functional import base
 
 
-class TestAllocationWithoutPciInPlacement(legacy.LegacySandboxTestCase):
+class TestAllocationWithoutPciInPlacement(base.LegacySandboxTestCase):
 
     def test_alias_server_is_named_from_its_flavor(self):
         server = self.boot(self.create_flavor(

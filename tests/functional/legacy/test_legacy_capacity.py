@@ -3,11 +3,11 @@ Placement, so passthrough capacity cannot be read there, and says why."""
 import json
 import os
 
-from tests.functional.legacy import test_legacy_sandbox
+from tests.functional import base
 
 
 class TestCapacityWithoutPciInPlacement(
-        test_legacy_sandbox.LegacySandboxTestCase):
+        base.LegacySandboxTestCase):
 
     def test_passthrough_flavor_says_why_and_vgpus_still_count(self):
         a30 = self.create_flavor({'pci_passthrough:alias': 'a30:1'})

@@ -1,10 +1,10 @@
 """gpu device list on the `legacy` fleet: a cloud that never enabled PCI
 in Placement (``gpu-sandbox start --fleet legacy``)."""
 from gpuclient.v1 import device
-from tests.functional.legacy import test_legacy_sandbox as legacy
+from tests.functional import base
 
 
-class TestDeviceListWithoutPciInPlacement(legacy.LegacySandboxTestCase):
+class TestDeviceListWithoutPciInPlacement(base.LegacySandboxTestCase):
 
     def test_one_line_hint_and_the_vgpus_still_listed(self):
         code, out, err = self.run_openstack('gpu', 'device', 'list',

@@ -6,21 +6,11 @@ Placement, so passthrough GPUs are scheduled by PciPassthroughFilter alone.
 """
 import os
 
-import yaml
 
 from tests.functional import base
 
 
-class LegacySandboxTestCase(base.SandboxTestCase):
-
-    def setUp(self):
-        super().setUp()
-        with open(os.path.join(self.sandbox().state.dir, 'fleet.yaml')) as f:
-            if yaml.safe_load(f).get('pci_in_placement', True):
-                self.skipTest('needs a sandbox started with --fleet legacy')
-
-
-class TestLegacyFleet(LegacySandboxTestCase):
+class TestLegacyFleet(base.LegacySandboxTestCase):
 
     def test_no_pci_device_in_placement_but_vgpus_and_cyborg(self):
         providers = self.placement('GET', '/resource_providers', params={

@@ -16,14 +16,18 @@ import testtools
 from gpuclient.hostconfig import nova_settings
 from gpu_sandbox import client
 from gpu_sandbox import rehearsal
-from tests.functional import test_config
-from tests.functional.rehearsal import test_sandbox_lifecycle
+from tests.functional import base
 
 
 class TestGeneratedSettingsInNova(testtools.TestCase):
 
-    openstack = test_config.TestConfig.openstack   # the real command
-    sandbox_cli = test_sandbox_lifecycle.TestSandboxLifecycle.sandbox_cli
+    def openstack(self, *args):
+        """The real command, with no cloud."""
+        return base.openstack_without_cloud(self.home, 'gpu', 'config',
+                                            *args)
+
+    def sandbox_cli(self, state, *args):
+        return base.sandbox_cli(state, *args)
 
     def setUp(self):
         super().setUp()
@@ -65,7 +69,7 @@ class TestGeneratedSettingsInNova(testtools.TestCase):
         return found
 
     def assert_rehearsal_shows_prediction(self, fixture, *options):
-        sysfs = os.path.join(test_config.SYSFS, fixture)
+        sysfs = os.path.join(base.SYSFS, fixture)
         text, predicted = self.generate(sysfs, *options)
         self.assertNotEqual([], predicted)
         conf = os.path.join(self.home, 'nova.conf')

@@ -13,6 +13,7 @@ import fixtures
 import testtools
 
 from gpu_sandbox import client
+from tests.functional import base
 
 
 class TestSandboxLifecycle(testtools.TestCase):
@@ -28,12 +29,7 @@ aliases:
 """
 
     def sandbox_cli(self, state, *args, python=sys.executable):
-        state_dir = ['--state-dir', state] if state else []
-        env = dict(os.environ)
-        env.pop('GPU_SANDBOX_STATE_DIR', None)
-        return subprocess.run(
-            [python, '-m', 'gpu_sandbox.cli'] + state_dir + list(args),
-            capture_output=True, text=True, timeout=300, env=env)
+        return base.sandbox_cli(state, *args, python=python)
 
     def second_clone_venv(self):
         """A venv of its own (as a second clone's .venv is) that runs this
