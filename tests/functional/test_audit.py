@@ -109,7 +109,7 @@ class TestRequests(AuditTestCase):
         self.assertIn(code, (0, 1), err)
         return count[0]
 
-    def test_device_list_reads_plus_a_constant_number(self):
+    def test_at_most_the_device_list_reads_plus_a_constant_number(self):
         # Each Nova listing is one request per 1000 records (a page).
         in_use = self.placement('GET', '/traits', '1.6', params={
             'associated': 'true', 'name': 'startswith:CUSTOM_'})['traits']
@@ -119,9 +119,10 @@ class TestRequests(AuditTestCase):
             if k.startswith('trait') and v == 'required'}
         extra = (3 + len(compute.MIGRATION_IN_PROGRESS)
                  + len(set(in_use) | required))
-        # The audit reads every device, as --all-devices does.
-        self.assertEqual(self.requests('device', 'list', '--all-devices')
-                         + extra, self.requests('audit'))
+        # The audit reads every device, as --all-devices does: a budget,
+        # not a formula (a cheaper read strategy must still pass).
+        self.assertLessEqual(self.requests('audit'), self.requests(
+            'device', 'list', '--all-devices') + extra)
 
 
 class TestFaults(AuditTestCase):
