@@ -158,7 +158,7 @@ class Service:
             try:
                 endpoint = self.adapter.get_endpoint()
             except ks_exc.ClientException:
-                endpoint = None
+                return {}   # the request then says why, in one line
             self._proxies = (requests.utils.get_environ_proxies(endpoint)
                              if endpoint else {})
         return self._proxies

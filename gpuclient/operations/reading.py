@@ -135,10 +135,14 @@ def _fetch(placement, snap: snapshot_mod.Snapshot, requests) -> None:
             getattr(snap, kind)[uuid] = body
 
 
+class NoSuchHost(exceptions.CommandError):
+    """A host name that names no compute host (or no name at all)."""
+
+
 def roots(cloud, host: str) -> list[str]:
     """Root provider UUIDs of a host named either way, in any case."""
     if not host.strip():
-        raise exceptions.CommandError(
+        raise NoSuchHost(
             'an empty host name: give a service host or hypervisor hostname')
     found = []
     for name in host_names(cloud).hypervisors(host) or [host]:
@@ -147,7 +151,7 @@ def roots(cloud, host: str) -> list[str]:
         except http.NotFound:
             pass
     if not found:
-        raise exceptions.CommandError(
+        raise NoSuchHost(
             'no compute host named %r: neither a Nova service host nor a '
             'hypervisor hostname that Placement knows' % host)
     return found
@@ -266,8 +270,8 @@ def read_estate(cloud, host=None, nova_conf=None):
     from gpuclient.model import estate
 
     placement, compute = cloud.placement, cloud.compute
+    taken = snapshots(cloud, host)   # first: a bad host reads nothing
     hosts = host_names(cloud).mapping
-    taken = snapshots(cloud, host)
     servers, flavor_list, in_use = pool.gather(
         lambda read: read(), [compute.servers, compute.flavors,
                               placement.custom_traits_in_use])
@@ -277,7 +281,7 @@ def read_estate(cloud, host=None, nova_conf=None):
         for f in flavor_list)))
     holders = dict(zip(wanted, pool.gather(placement.holders, wanted)))
     return estate.Estate(
-        devices=[d for s in taken for d in devices.build(s, hosts)],
+        devices=build(cloud, taken),
         providers=[p for s in taken for p in s.providers],
         inventories={u: body for s in taken
                      for u, body in s.inventories.items()},

@@ -1,8 +1,6 @@
 """openstack gpu audit"""
 from __future__ import annotations
 
-from osc_lib import exceptions
-
 from gpuclient.access import http
 from gpuclient.operations import reading
 from gpuclient.v1 import base
@@ -79,16 +77,11 @@ class Audit(columns.FailsAfterOutput, base.Lister):
                 nova_conf = novaconf.load(args.nova_conf)
             except novaconf.ConfigError as e:
                 raise UsageError(e)
-        if args.host is not None and not args.host.strip():
-            # Not the whole cloud: a script's unset $HOST must not widen it.
-            raise UsageError('--host needs a compute host name; it was '
-                             'given an empty value')
         try:
+            # An empty --host is refused there, never read as the cloud.
             estate = reading.read_estate(self.app.client_manager.gpu,
                                          args.host, nova_conf)
-        except http.CloudError:
-            raise
-        except exceptions.CommandError as e:  # no such host
+        except reading.NoSuchHost as e:
             raise UsageError(e)
         findings = audit.run(estate, names)
         failing = audit.failing(findings)

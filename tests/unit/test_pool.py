@@ -92,28 +92,29 @@ class Terminal(io.StringIO):
 
 class TestProgress(testtools.TestCase):
 
-    def test_shown_on_a_terminal_after_a_while(self):
-        stream = Terminal(True)
-        progress = pool.Progress(stream, started=time.monotonic() - 5)
+    def shown(self, tty, running_for):
+        """What a progress of 1 of 10 requests writes, on a terminal or
+        not, when the command has run `running_for` seconds."""
+        stream = Terminal(tty)
+        progress = pool.Progress(stream,
+                                 started=time.monotonic() - running_for)
         progress.plan(10)
         progress.tick()
         progress.show()
+        return stream, progress
+
+    def test_shown_on_a_terminal_after_a_while(self):
+        stream, progress = self.shown(True, 5)
         self.assertEqual('\r1 of 10 requests', stream.getvalue())
         progress.clear()
         self.assertTrue(stream.getvalue().endswith('\r\x1b[K'))
 
     def test_not_shown_early(self):
-        stream = Terminal(True)
-        progress = pool.Progress(stream, started=time.monotonic())
-        progress.plan(10)
-        progress.show()
+        stream, progress = self.shown(True, 0)
         progress.clear()
         self.assertEqual('', stream.getvalue())
 
     def test_never_shown_when_not_a_terminal(self):
-        stream = Terminal(False)
-        progress = pool.Progress(stream, started=time.monotonic() - 5)
-        progress.plan(10)
-        progress.show()
+        stream, progress = self.shown(False, 5)
         progress.clear()
         self.assertEqual('', stream.getvalue())
