@@ -103,6 +103,7 @@ def check(conf: novaconf.NovaConf, host: sysfs.Host | None = None
     found += _check_aliases(conf)
     found += _check_mdev(conf)
     if host is not None:
+        found += [Finding(WARNING, '', w) for w in host.warnings]
         found += _check_hardware(conf, host)
     order = {p: i for i, p in enumerate(conf.paths)}
     return sorted(found, key=lambda f: (

@@ -62,7 +62,9 @@ def _ini_value(value):
 
 def ini(settings: list[Setting]) -> str:
     """nova.conf text: sections in first-use order, repeated options
-    (device_spec, alias) one line each, comments above their line."""
+    (device_spec, alias) one line each, comments above their line.
+    Raises ValueError rather than write a line it does not mean to (a
+    value with a line break would start a setting of its own)."""
     sections: dict[str, list[Setting]] = {}
     for s in settings:
         sections.setdefault(s.section, []).append(s)
@@ -70,10 +72,17 @@ def ini(settings: list[Setting]) -> str:
     for section, items in sections.items():
         lines = ['[%s]' % section]
         for s in items:
-            lines.extend('# %s' % c for c in s.comment.splitlines())
+            lines.extend('# %s' % c for c in s.comment.split('\n') if c)
             lines.append('%s = %s' % (s.option, _ini_value(s.value)))
-        blocks.append('\n'.join(lines))
+        blocks.append('\n'.join(_one_line(line) for line in lines))
     return '\n\n'.join(blocks) + '\n' if blocks else ''
+
+
+def _one_line(line):
+    if not line.isprintable():
+        raise ValueError('refusing to write %r into nova.conf: it is not '
+                         'one printable line' % line)
+    return line
 
 
 def as_data(settings: list[Setting]) -> dict:
@@ -126,7 +135,7 @@ def generate(host: sysfs.Host, vendor_ids=(), one_time_use=False,
     vendor_ids = {v.lower() for v in vendor_ids}
     gpus = [f for f in host.functions.values() if f.is_gpu
             and (not vendor_ids or f.vendor_id in vendor_ids)]
-    warnings = []
+    warnings = list(host.warnings)
     if not host.iommu:
         warnings.append(
             'the IOMMU is off (no %s/kernel/iommu_groups): no device can be '
@@ -269,7 +278,7 @@ def placement_text(providers: list[dict]) -> str:
     lines.extend('#   %s  %s total %d  %s' % (
         p['provider'], p['resource_class'], p['total'], ','.join(p['traits']))
         for p in providers)
-    return '\n'.join(lines) + '\n'
+    return '\n'.join(_one_line(line) for line in lines) + '\n'
 
 
 def _device_specs(host, passthrough, one_time_use, live_migratable,

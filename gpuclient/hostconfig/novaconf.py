@@ -179,7 +179,11 @@ def _mdev_opts(mdev_type):
 
 
 def _read_entries(path):
+    import io
+
     from oslo_config import cfg
+
+    from gpuclient.hostconfig import files
 
     class Parser(cfg.ConfigParser):
         """Records each assignment with the line its key is on."""
@@ -197,11 +201,22 @@ def _read_entries(path):
             self.entries.append(Entry(path, self.key_line, self.section,
                                       key.strip(), '\n'.join(value)))
 
+    # Read here, bounded, before oslo.config opens the file: oslo reads
+    # whatever the path is, to the end, in the locale's encoding (UTF-8 on
+    # every distribution Nova supports), and Nova fails to start on a byte
+    # that is not UTF-8.
+    try:
+        text = files.read_text(path, files.NOVA_CONF, fix=(
+            'oslo.config reads nova.conf as UTF-8 and Nova would not start; '
+            'save the file as UTF-8'))
+    except files.FileError as e:
+        raise ConfigError(str(e)) from None
     parser = Parser(path)
     try:
-        parser.parse()
-    except OSError as e:
-        raise ConfigError('cannot read %s: %s' % (path, e.strerror or e))
+        # BaseParser.parse over the text read (ConfigParser.parse would
+        # open the file again); universal newlines as open() reads them
+        super(cfg.ConfigParser, parser).parse(
+            io.StringIO(text, newline=None).readlines())
     except cfg.ParseError as e:
         raise ConfigError('%s is not an ini file oslo.config can read: %s'
                           % (path, e))

@@ -13,12 +13,25 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+
+from gpuclient.hostconfig import files
 
 PCI_DEVICES = os.path.join('bus', 'pci', 'devices')
 IOMMU_GROUPS = os.path.join('kernel', 'iommu_groups')
 # PCI class codes (first two bytes of `class`, PCI Code and ID Assignment)
 DISPLAY = '03'
 AUDIO = '0403'
+# The forms values are checked against before they reach output (a copy of
+# /sys can hold anything): the domain:bus:slot.function Nova accepts
+# (nova/pci/devspec.py), sysfs's "0x" ids, the kernel's names.
+_ADDRESS = re.compile(r'^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$')
+_IDS = (('vendor', re.compile(r'^0x[0-9a-fA-F]{4}$'), 'a 4-hex-digit id'),
+        ('device', re.compile(r'^0x[0-9a-fA-F]{4}$'), 'a 4-hex-digit id'),
+        ('class', re.compile(r'^0x[0-9a-fA-F]{6}$'), 'a 6-hex-digit class'))
+_INT = re.compile(r'^-?[0-9]{1,9}$')
+_TOKEN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$')
+NAME_MAX = 128
 
 
 class SysfsError(ValueError):
@@ -76,6 +89,7 @@ class Host:
     root: str
     iommu: bool                   # DIR/kernel/iommu_groups has groups
     functions: dict[str, PciFunction]   # by address, sorted
+    warnings: tuple[str, ...] = ()      # values left out, with their path
 
     def group_members(self, function: PciFunction) -> list[PciFunction]:
         """The other functions in this function's IOMMU group."""
@@ -86,73 +100,129 @@ class Host:
                 and f.address != function.address]
 
 
-def _text(path):
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
+class _Reader:
+    """Reads attributes as sysfs writes them: a file that could not be a
+    sysfs attribute (not a regular file, over a page, not text) stops the
+    read with SysfsError; a value of the wrong form is left out with a
+    warning naming its path, so nothing unexpected reaches output."""
+
+    def __init__(self):
+        self.warnings: list[str] = []
+
+    def warn(self, path, value, expected):
+        self.warnings.append('left out %s: %s is not %s' % (
+            path, _shown(value), expected))
+
+    def warn_entry(self, directory, name, expected):
+        # the name is not part of a path shown raw: it may hold anything
+        self.warnings.append('left out %s in %s: not %s' % (
+            _shown(name), directory, expected))
+
+    def text(self, path):
+        """The value, stripped; None when the attribute is absent."""
+        try:
+            return files.read_text(path, files.SYSFS_ATTRIBUTE).strip()
+        except files.Missing:
+            return None
+        except files.FileError as e:
+            raise SysfsError('%s: no kernel writes that as a sysfs '
+                             'attribute' % e) from None
+
+    def valid(self, path, form, expected):
+        value = self.text(path)
+        if value is None or form(value):
+            return value
+        self.warn(path, value, expected)
         return None
 
+    def name(self, path):
+        return self.valid(path, _is_name, 'a name (one printable line of '
+                          'at most %d characters)' % NAME_MAX)
 
-def _int(path, default=0):
-    text = _text(path)
-    try:
-        return int(text, 0) if text is not None else default
-    except ValueError:
-        return default
+    def int(self, path, default=0):
+        value = self.valid(path, _INT.match, 'a decimal number')
+        return default if value is None else int(value)
 
-
-def _hex(path):
-    text = _text(path) or ''
-    return text[2:].lower() if text.lower().startswith('0x') else text.lower()
-
-
-def _link(path):
-    """The last name of a symbolic link's target (the link may dangle)."""
-    try:
-        return os.path.basename(os.readlink(path))
-    except OSError:
+    def link(self, path, form=None, expected=''):
+        """The last name of a symbolic link's target (the link may
+        dangle); None without the link."""
+        try:
+            value = os.path.basename(os.readlink(path))
+        except OSError:
+            return None
+        if (form or _TOKEN.match)(value):
+            return value
+        self.warn(path, value, expected or 'a name')
         return None
 
+    def mdev_types(self, path) -> tuple[MdevType, ...]:
+        base = os.path.join(path, 'mdev_supported_types')
+        try:
+            names = sorted(os.listdir(base))
+        except OSError:
+            return ()
+        found = []
+        for n in names:
+            if not _TOKEN.match(n):
+                self.warn_entry(base, n, 'an mdev type id')
+                continue
+            found.append(MdevType(
+                id=n, name=self.name(os.path.join(base, n, 'name')),
+                available_instances=self.int(os.path.join(
+                    base, n, 'available_instances')),
+                device_api=self.valid(os.path.join(base, n, 'device_api'),
+                                      _TOKEN.match, 'a name') or ''))
+        return tuple(found)
 
-def _mdev_types(path) -> tuple[MdevType, ...]:
-    base = os.path.join(path, 'mdev_supported_types')
-    try:
-        names = sorted(os.listdir(base))
-    except OSError:
-        return ()
-    return tuple(MdevType(
-        id=n, name=_text(os.path.join(base, n, 'name')),
-        available_instances=_int(os.path.join(base, n,
-                                              'available_instances')),
-        device_api=_text(os.path.join(base, n, 'device_api')) or '')
-        for n in names)
+    def function(self, root: str, address: str) -> PciFunction | None:
+        path = os.path.join(root, PCI_DEVICES, address)
+        ids = []
+        for name, form, expected in _IDS:
+            file = os.path.join(path, name)
+            value = self.text(file)
+            if value is None or not form.match(value):
+                self.warnings.append('left out %s: %s' % (address, (
+                    'no %s' % file if value is None else
+                    '%s holds %s, not %s' % (file, _shown(value),
+                                             expected))))
+                return None
+            ids.append(value[2:].lower())
+        numa = self.int(os.path.join(path, 'numa_node'), -1)
+        virtfns = []
+        for name in os.listdir(path):
+            if name.startswith('virtfn') and name[6:].isdigit():
+                target = self.link(os.path.join(path, name), _ADDRESS.match,
+                                   'a PCI address')
+                if target:
+                    virtfns.append((int(name[6:]), target))
+        return PciFunction(
+            address=address,
+            vendor_id=ids[0], product_id=ids[1], class_code=ids[2],
+            driver=self.link(os.path.join(path, 'driver')),
+            iommu_group=self.link(os.path.join(path, 'iommu_group'),
+                                  _INT.match, 'an IOMMU group number'),
+            numa_node=None if numa < 0 else numa,
+            physfn=self.link(os.path.join(path, 'physfn'), _ADDRESS.match,
+                             'a PCI address'),
+            virtfns=tuple(a for _, a in sorted(virtfns)),
+            sriov_totalvfs=self.int(os.path.join(path, 'sriov_totalvfs')),
+            sriov_numvfs=self.int(os.path.join(path, 'sriov_numvfs')),
+            mdev_types=self.mdev_types(path))
 
 
-def read_function(root: str, address: str) -> PciFunction:
-    path = os.path.join(root, PCI_DEVICES, address)
-    numa = _int(os.path.join(path, 'numa_node'), -1)
-    virtfns = []
-    for name in os.listdir(path):
-        if name.startswith('virtfn') and name[6:].isdigit():
-            virtfns.append((int(name[6:]), _link(os.path.join(path, name))))
-    return PciFunction(
-        address=address.lower(),
-        vendor_id=_hex(os.path.join(path, 'vendor')),
-        product_id=_hex(os.path.join(path, 'device')),
-        class_code=_hex(os.path.join(path, 'class')),
-        driver=_link(os.path.join(path, 'driver')),
-        iommu_group=_link(os.path.join(path, 'iommu_group')),
-        numa_node=None if numa < 0 else numa,
-        physfn=_link(os.path.join(path, 'physfn')),
-        virtfns=tuple(a for _, a in sorted(virtfns)),
-        sriov_totalvfs=_int(os.path.join(path, 'sriov_totalvfs')),
-        sriov_numvfs=_int(os.path.join(path, 'sriov_numvfs')),
-        mdev_types=_mdev_types(path))
+def _shown(value):
+    """The value as a warning shows it: escaped, and cut short."""
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:76] + '...'
+
+
+def _is_name(value):
+    return 0 < len(value) <= NAME_MAX and value.isprintable()
 
 
 def read(root: str = '/sys') -> Host:
-    """Every PCI function under ROOT/bus/pci/devices. Raises SysfsError."""
+    """Every PCI function under ROOT/bus/pci/devices. Raises SysfsError
+    (one line) for a file no kernel writes."""
     base = os.path.join(root, PCI_DEVICES)
     try:
         addresses = sorted(os.listdir(base))
@@ -163,6 +233,14 @@ def read(root: str = '/sys') -> Host:
         groups = os.listdir(os.path.join(root, IOMMU_GROUPS))
     except OSError:
         groups = []
-    return Host(root=root, iommu=bool(groups),
-                functions={a.lower(): read_function(root, a)
-                           for a in addresses})
+    reader = _Reader()
+    functions = {}
+    for name in addresses:
+        if not _ADDRESS.match(name):
+            reader.warn_entry(base, name, 'a PCI address')
+            continue
+        found = reader.function(root, name)
+        if found is not None:
+            functions[name] = found
+    return Host(root=root, iommu=bool(groups), functions=functions,
+                warnings=tuple(reader.warnings))

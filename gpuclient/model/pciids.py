@@ -8,6 +8,7 @@ line inside that vendor's section.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 
 PATHS = ('/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids')
@@ -46,12 +47,22 @@ class Database:
 
     @classmethod
     def load(cls, paths=PATHS) -> Database | None:
+        """The first of PATHS there is. A byte that is not UTF-8 becomes
+        U+FFFD (lspci prints it undecoded); a file that is not a regular
+        one or is too large is passed over with a warning, since names
+        are a nicety no command fails for."""
+        from gpuclient.hostconfig import files
+
         for path in paths:
             try:
-                with open(path, encoding='utf-8', errors='replace') as f:
-                    return cls(f.read())
-            except OSError:
+                data = files.read_bytes(path, files.PCI_IDS)
+            except files.Missing:
                 continue
+            except files.FileError as e:
+                logging.getLogger(__name__).warning(
+                    '%s: device names left out', e)
+                continue
+            return cls(data.decode('utf-8', errors='replace'))
         return None
 
     @functools.lru_cache(maxsize=None)
@@ -67,7 +78,7 @@ class Database:
 
     def vendor_name(self, vendor: str) -> str | None:
         found = self._vendor(vendor.lower())
-        return found[0] if found else None
+        return _printable(found[0]) if found else None
 
     # A listing asks for the same few ids thousands of times, and a search
     # of a large vendor's section costs ~0.04 ms.
@@ -80,7 +91,8 @@ class Database:
         at = self._text.find('\n\t%s  ' % product.lower(), start, end)
         if at < 0:
             return None
-        return self._text[at + 8:self._text.find('\n', at + 1)].strip()
+        return _printable(
+            self._text[at + 8:self._text.find('\n', at + 1)].strip())
 
     def device_names(self, vendor: str) -> list[str]:
         """Every device name of one vendor."""
@@ -89,13 +101,20 @@ class Database:
             return []
         _, start, end = found
         return [m.group(2).strip() for m in
-                _DEVICE_LINE.finditer(self._text, start, end)]
+                _DEVICE_LINE.finditer(self._text, start, end)
+                if _printable(m.group(2).strip())]
 
 
 @functools.lru_cache(maxsize=1)
 def system() -> Database | None:
     """The system's pci.ids, read on first use; None if there is none."""
     return Database.load()
+
+
+def _printable(name):
+    """The name, unless it holds control characters (it reaches tables
+    and nova.conf comments)."""
+    return name if name.isprintable() else None
 
 
 def names(vendor: str, product: str) -> tuple[str | None, str | None]:

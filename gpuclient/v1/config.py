@@ -111,9 +111,12 @@ class GenerateConfig(base.ShowOne):
         wanted = args.columns or ['compute', 'controller']
         text = ''
         for name in ('compute', 'controller'):
-            ini = nova_settings.ini(getattr(found, name))
-            if name == 'compute' and ini:
-                ini += nova_settings.placement_text(found.placement)
+            try:
+                ini = nova_settings.ini(getattr(found, name))
+                if name == 'compute' and ini:
+                    ini += nova_settings.placement_text(found.placement)
+            except ValueError as e:
+                raise exceptions.CommandError(str(e))
             if name in wanted and ini:
                 text += '%s\n%s\n' % (_HEADINGS[name], ini)
         return columns.record(GENERATE, {

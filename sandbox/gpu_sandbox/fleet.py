@@ -12,9 +12,13 @@ import json
 import os
 import re
 
+from gpuclient.hostconfig import files
+
 DEFAULT_FLEET = os.path.join(os.path.dirname(__file__), 'default-fleet.yaml')
 # Built-in fleets, by name: the default one, and the same hosts on a cloud
 # that never enabled PCI in Placement (scheduling by PciPassthroughFilter).
+# A fleet of a thousand hosts is about 200 KB of YAML.
+FLEET_FILE = 4 << 20
 BUILTIN = {'default': {}, 'legacy': {'pci_in_placement': False}}
 
 _ADDRESS = re.compile(r'^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$')
@@ -419,9 +423,8 @@ def read(name_or_path: str | None = None) -> dict:
     overrides = BUILTIN.get(name_or_path)
     path = DEFAULT_FLEET if overrides is not None else name_or_path
     try:
-        with open(path) as f:
-            data = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as e:
+        data = yaml.safe_load(files.read_text(path, FLEET_FILE))
+    except (files.FileError, yaml.YAMLError) as e:
         raise FleetError('cannot read fleet file %s: %s' % (path, e))
     if isinstance(data, dict) and overrides:
         data.update(overrides)

@@ -316,13 +316,22 @@ NOVA = os.path.join(FIXTURES, 'nova')
 OPENSTACK = os.path.join(os.path.dirname(sys.executable), 'openstack')
 
 
-def openstack_without_cloud(home, *args):
+def openstack_without_cloud(home, *args, memory=None):
     """(exit code, stdout, stderr) of the real `openstack` program, in an
-    environment with no cloud (no OS_* variables, no clouds.yaml)."""
+    environment with no cloud (no OS_* variables, no clouds.yaml).
+
+    memory: a cap on the program's address space, in bytes, so a command
+    that reads without bound fails instead of filling the machine."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
     env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'), 'HOME': home,
            'LANG': 'C.UTF-8'}
     done = subprocess.run([OPENSTACK, *args], env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120,
+                          preexec_fn=limit if memory else None)
     return done.returncode, done.stdout, done.stderr
 
 
