@@ -24,16 +24,19 @@ $(VENV)/.installed-test: $(VENV)/.installed test-requirements.txt doc/requiremen
 	$(PIP) -r test-requirements.txt -r doc/requirements.txt
 	touch $@
 
+# The demo's sandbox gets a scenario (GPU flavors and servers of each
+# kind); `gpu-sandbox start` alone, as the tests run it, stays clean.
 demo: $(VENV)/.installed
 	$(SANDBOX) start
+	$(SANDBOX) scenario
 	@echo
 	@echo '$$ openstack gpu device list'
 	@. ./$(BIN)/activate && eval "$$($(SANDBOX) env)" && openstack gpu device list
 	@echo
-	@echo 'The sandbox keeps running. Try it:'
+	@echo 'Try next, in your shell (the sandbox keeps running):'
 	@echo '  . $(BIN)/activate && eval "$$(gpu-sandbox env --state-dir $(DEMO_STATE))"'
-	@echo '  openstack gpu device list --long; openstack gpu device summary'
-	@echo '  make stop      # when done'
+	@$(SANDBOX) scenario --next
+	@echo '  make stop                      # when done'
 
 # All tests: unit tests (no Nova needed: tox -e py3), then tests/nova (our
 # nova.conf reading and the sandbox's fleet against Nova's own code), then

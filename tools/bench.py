@@ -29,6 +29,7 @@ import sys
 import time
 
 import bench_cloud
+import bench_hostile
 import bench_ways
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -438,7 +439,10 @@ def main() -> int:
                                  sigint=n == max(wanted))
                  for n in wanted}
     sigint = sizes[str(max(wanted))].pop('sigint')
+    log('hostile host files')
+    hostile = bench_hostile.measure()
     report(sizes, startup, sigint)
+    bench_hostile.report(hostile)
     summary = {
         'sizes': sizes,
         'sigint_exit_s': sigint['exit_s'], 'sigint': sigint,
@@ -454,6 +458,7 @@ def main() -> int:
                       'workers': bench_cloud.WORKERS,
                       'threads': bench_cloud.THREADS_PER_WORKER},
         'client_threads': bench_ways.THREADS,
+        'hostile_files': hostile,
         'seconds': round(time.monotonic() - started, 1)}
     line = json.dumps(rounded(summary), sort_keys=True)
     with open(os.path.join(WORKDIR, 'last.json'), 'w') as f:

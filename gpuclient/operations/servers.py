@@ -45,7 +45,7 @@ def server_devices(cloud, server: dict, held: dict) -> list[devices.Device]:
     if node:
         try:
             snapshots = reading.snapshots(cloud, host=node)
-        except exceptions.CommandError:  # a host Placement does not know
+        except reading.NoSuchHost:  # a host Placement does not know
             pass
     seen = {p['uuid'] for s in snapshots for p in s.providers}
 

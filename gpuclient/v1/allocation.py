@@ -19,10 +19,12 @@ from gpuclient.v1 import options
 SHOW = (('Server', 'id'), ('Name', 'name'), ('Status', 'status'),
         ('Host', 'host'), ('Project', 'project'), ('Flavor', 'flavor'),
         ('GPU Request', 'request'), ('GPUs', 'gpus'), ('Checks', 'checks'))
-LIST = (('Server', 'server'), ('Name', 'name'), ('Project', 'project'),
-        ('Status', 'status'), ('Host', 'host'), ('Address', 'address'),
-        ('Resource Class', 'resource_class'), ('Amount', 'amount'))
-LIST_LONG = LIST + (('Kind', 'kind'), ('Model', 'model'),
+# The columns read first; the rest under --long (a 120-column table).
+LIST = (('Server', 'server'), ('Name', 'name'), ('Status', 'status'),
+        ('Host', 'host'), ('Address', 'address'), ('Model', 'model'),
+        ('Amount', 'amount'))
+LIST_LONG = LIST + (('Project', 'project'),
+                    ('Resource Class', 'resource_class'), ('Kind', 'kind'),
                     ('Provider', 'provider'), ('Consumer', 'consumer'),
                     ('Alias', 'alias'), ('Note', 'note'))
 SERVER = options.nonempty('<server>', 'a server name or UUID')
@@ -45,7 +47,7 @@ def project_id(app, text: str) -> str:
         raise
 
 
-class ShowAllocation(columns.FailsAfterOutput, base.ShowOne):
+class ShowAllocation(base.ShowOne):
     """Show which GPUs a server holds, and check them against its flavor.
 
     For each GPU the server holds in Placement: host, PCI address, kind,
@@ -156,7 +158,9 @@ class ListAllocation(base.Lister):
                             help='only this server (name or UUID; the UUID '
                                  'of a consumer with no server works too)')
         parser.add_argument('--long', action='store_true',
-                            help='also kind, model and provider UUID')
+                            help='also project, resource class, kind, '
+                                 'provider and consumer UUIDs, alias and '
+                                 'note')
         return parser
 
     def take_action(self, args):
@@ -194,7 +198,11 @@ class ListAllocation(base.Lister):
         rows = [r for r in rows + unplaced
                 if consumer in (None, r['server'], r['consumer'])
                 and project in (None, r['project'])]
-        return columns.table(LIST_LONG if args.long else LIST, rows)
+        looked_for = options.given(args, 'host', 'project', 'server')
+        return columns.table(
+            LIST_LONG if args.long else LIST, rows, empty='no GPUs allocated%s'
+            ': servers get them from GPU flavors (openstack gpu flavor list)'
+            % (looked_for and ' for ' + looked_for))
 
     @classmethod
     def _servers(cls, cloud, host, found):

@@ -22,7 +22,7 @@ class UsageError(Exception):
     pass
 
 
-class Audit(columns.FailsAfterOutput, base.Lister):
+class Audit(base.Lister):
     """Audit the GPU estate: every fault found, each with its fix.
 
     Reads Placement and Nova once and reports one row per finding:

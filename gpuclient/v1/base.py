@@ -7,6 +7,7 @@ from __future__ import annotations
 from osc_lib.command import command
 
 from gpuclient.access import pool
+from gpuclient.v1 import columns
 
 
 class _OwnPool:
@@ -19,9 +20,9 @@ class Command(_OwnPool, command.Command):
     pass
 
 
-class Lister(_OwnPool, command.Lister):
+class Lister(_OwnPool, columns.ShowsVerdict, command.Lister):
     pass
 
 
-class ShowOne(_OwnPool, command.ShowOne):
+class ShowOne(_OwnPool, columns.ShowsVerdict, command.ShowOne):
     pass

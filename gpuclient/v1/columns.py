@@ -83,9 +83,9 @@ class EmptyColumn(_Text, columns.FormattableColumn):
 class Rows(list):
     """A Lister's rows, or (Values) a ShowOne's values, with what the
     command says once they are shown: `note`, a line on stderr; `failure`,
-    the one line of an exit 1 (FailsAfterOutput); `instead`, a line that
-    replaces a table that would say less. The command's verdict travels
-    with its output, not on the command object."""
+    the one line of an exit 1; `instead`, a line that replaces a table
+    that would say less. The command's verdict travels with its output,
+    not on the command object (base.Lister and base.ShowOne show it)."""
 
     def __init__(self, rows=(), note=None, failure=None, instead=None):
         super().__init__(rows)
@@ -99,19 +99,19 @@ class Values(tuple):
         return self
 
 
-class FailsAfterOutput:
-    """For a command whose output still matters when it fails (devices it
-    could not change, checks that failed): the output is shown first,
-    then its note, then its failure line with exit 1."""
+class ShowsVerdict:
+    """The output first (it still matters when the command fails: devices
+    it could not change, checks that failed), then its note on stderr,
+    then its failure line with exit 1."""
 
     def produce_output(self, parsed_args, column_names, data):
-        if data.instead and parsed_args.formatter == 'table':
+        if getattr(data, 'instead', None) and parsed_args.formatter == 'table':
             self.app.stdout.write(data.instead + '\n')
         else:
             super().produce_output(parsed_args, column_names, data)
-        if data.note:
+        if getattr(data, 'note', None):
             self.app.stderr.write(data.note + '\n')
-        if data.failure:
+        if getattr(data, 'failure', None):
             raise exceptions.CommandError(data.failure)
         return 0
 
@@ -137,10 +137,14 @@ def row(spec, item, **extra) -> tuple:
                  for _, attr in spec)
 
 
-def table(spec, items, **verdict) -> tuple:
-    """A Lister's (columns, rows); `verdict` as Rows takes it."""
-    return tuple(h for h, _ in spec), Rows([row(spec, i) for i in items],
-                                           **verdict)
+def table(spec, items, empty=None, **verdict) -> tuple:
+    """A Lister's (columns, rows); `verdict` as Rows takes it. `empty`:
+    the note when there are no rows, saying what was looked for (an empty
+    table is otherwise no output at all)."""
+    rows = [row(spec, i) for i in items]
+    if not rows and empty and not verdict.get('note'):
+        verdict['note'] = empty
+    return tuple(h for h, _ in spec), Rows(rows, **verdict)
 
 
 def record(spec, item, verdict=None, **extra) -> tuple:

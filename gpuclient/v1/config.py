@@ -135,7 +135,7 @@ class GenerateConfig(base.ShowOne):
         return 0
 
 
-class CheckConfig(columns.FailsAfterOutput, base.Lister):
+class CheckConfig(base.Lister):
     """Check nova.conf files for the GPU settings mistakes Nova punishes.
 
     The files are read together, as oslo.config reads several

@@ -12,23 +12,24 @@ from gpuclient.v1 import base
 from gpuclient.v1 import columns
 from gpuclient.v1 import options
 
-DEVICE = (('Host', 'host'), ('Address', 'address'), ('Kind', 'kind'),
-          ('Owner', 'owner'), ('Resource Class', 'resource_class'),
-          ('PCI ID', 'pci_id'), ('Model', 'model'), ('VF Pool', 'vf_pool'),
-          ('Total', 'total'), ('Used', 'used'), ('Reserved', 'reserved'),
+# The columns read first; the rest under --long (a 120-column table).
+DEVICE = (('Host', 'host'), ('Address', 'address'), ('Model', 'model'),
+          ('Kind', 'kind'), ('Total', 'total'), ('Used', 'used'),
           ('Free', 'free'), ('State', 'state'))
 CATEGORY = (('Device Type', 'category'),)
-DEVICE_LONG = DEVICE + CATEGORY + (
-    ('Hypervisor', 'other_hypervisor'), ('Provider', 'provider_uuid'),
-    ('One Time Use', 'one_time_use'), ('Traits', 'traits'),
-    ('Consumers', 'consumer_ids'))
-DEVICE_SHOW = DEVICE + CATEGORY + (
-    ('Hypervisor', 'other_hypervisor'), ('Pool', 'pool'),
-    ('Vendor', 'vendor_name'), ('Device Name', 'device_name'),
-    ('Provider', 'provider_uuid'), ('Provider Name', 'provider_name'),
-    ('Generation', 'generation'), ('One Time Use', 'one_time_use'),
-    ('Inventory', 'inventory'), ('Traits', 'traits'),
-    ('Consumers', 'consumer_records'))
+_DETAIL = (('Owner', 'owner'), ('Resource Class', 'resource_class'),
+           ('PCI ID', 'pci_id'), ('VF Pool', 'vf_pool'),
+           ('Reserved', 'reserved')) + CATEGORY + (
+    ('Hypervisor', 'other_hypervisor'),)
+DEVICE_LONG = DEVICE + _DETAIL + (
+    ('Provider', 'provider_uuid'), ('One Time Use', 'one_time_use'),
+    ('Traits', 'traits'), ('Consumers', 'consumer_ids'))
+DEVICE_SHOW = DEVICE + _DETAIL + (
+    ('Pool', 'pool'), ('Vendor', 'vendor_name'),
+    ('Device Name', 'device_name'), ('Provider', 'provider_uuid'),
+    ('Provider Name', 'provider_name'), ('Generation', 'generation'),
+    ('One Time Use', 'one_time_use'), ('Inventory', 'inventory'),
+    ('Traits', 'traits'), ('Consumers', 'consumer_records'))
 SUMMARY = (('Model', 'model'), ('Kind', 'kind'), ('Devices', 'devices'),
            ('Total', 'total'), ('Used', 'used'), ('Reserved', 'reserved'),
            ('Free', 'free'))
@@ -80,9 +81,10 @@ class ListDevice(base.Lister):
         parser.add_argument('--kind', choices=devices.KINDS,
                             help='passthrough or vgpu')
         parser.add_argument('--long', action='store_true',
-                            help='also device type, hypervisor hostname '
-                                 '(where it differs), provider UUID, traits '
-                                 'and consumers')
+                            help='also owner, resource class, PCI ID, VF '
+                                 'pool size, reserved, device type, '
+                                 'hypervisor hostname (where it differs), '
+                                 'provider UUID, traits and consumers')
         return parser
 
     def take_action(self, args):
@@ -108,7 +110,10 @@ class ListDevice(base.Lister):
                  if (d.is_gpu or args.all_devices) and filters.match(d)]
         spec = DEVICE_LONG if args.long else (
             DEVICE + CATEGORY if args.all_devices else DEVICE)
-        return columns.table(spec, found)
+        looked_for = options.given(
+            args, 'host', 'resource_class', 'model', 'vendor_id',
+            'product_id', 'trait', 'state', 'kind')
+        return columns.table(spec, found, empty=_none_found(args, looked_for))
 
 
 class ShowDevice(base.ShowOne):
@@ -154,4 +159,13 @@ class DeviceSummary(base.Lister):
                      all_devices=args.all_devices)
         groups = devices.summarize(found, by_host=by_host)
         return columns.table(((('Host', 'host'),) if by_host else ())
-                             + SUMMARY, groups)
+                             + SUMMARY, groups, empty=_none_found(
+                                 args, options.given(args, 'host')))
+
+
+def _none_found(args, looked_for):
+    what = 'devices' if args.all_devices else 'GPUs'
+    if looked_for:
+        return 'no %s in Placement match %s' % (what, looked_for)
+    return 'no %s in Placement%s' % (what, '' if args.all_devices else (
+        ' (--all-devices lists the other PCI devices)'))

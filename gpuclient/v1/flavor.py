@@ -12,10 +12,13 @@ from gpuclient.v1 import options
 
 FLAVOR_LIST = (('ID', 'id'), ('Name', 'name'), ('VCPUs', 'vcpus'),
                ('RAM', 'ram'), ('Disk', 'disk'),
-               ('Is Public', 'os-flavor-access:is_public'),
                ('GPU Request', 'gpu_request'))
-_DETAIL = (('Ephemeral', 'OS-FLV-EXT-DATA:ephemeral'), ('Swap', 'swap'),
+_DETAIL = (('Is Public', 'os-flavor-access:is_public'),
+           ('Ephemeral', 'OS-FLV-EXT-DATA:ephemeral'), ('Swap', 'swap'),
            ('Description', 'description'))
+NO_GPU_FLAVORS = ('no GPU flavors: openstack gpu flavor create --vcpus N '
+                  '--ram MB --disk GB --alias ALIAS (or --vgpu N) NAME makes '
+                  'one')
 FLAVOR_LIST_LONG = FLAVOR_LIST + _DETAIL + (('Extra Specs', 'extra_specs'),)
 FLAVOR_SHOW = FLAVOR_LIST + _DETAIL + (
     ('Access Project IDs', 'access_project_ids'),
@@ -205,8 +208,9 @@ class ListFlavor(base.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('--long', action='store_true',
-                            help='also ephemeral disk, swap, description '
-                                 'and every extra spec')
+                            help='also whether it is public, ephemeral '
+                                 'disk, swap, description and every extra '
+                                 'spec')
         return parser
 
     def take_action(self, args):
@@ -221,7 +225,8 @@ class ListFlavor(base.Lister):
                                  gpu_request=flavors.describe(
                                      specs, pci_classes, vgpu_classes)))
         return columns.table(FLAVOR_LIST_LONG if args.long else FLAVOR_LIST,
-                             sorted(rows, key=lambda r: r['name']))
+                             sorted(rows, key=lambda r: r['name']),
+                             empty=NO_GPU_FLAVORS)
 
 
 # -- openstack gpu flavor capacity (F) ----------------------------------------
@@ -279,4 +284,5 @@ class FlavorCapacity(base.Lister):
             warn=lambda line: print(line, file=self.app.stderr))
         by_host = args.by == 'host'
         return columns.table(CAPACITY_BY_HOST if by_host else CAPACITY,
-                             capacity.rows(estimates, by_host))
+                             capacity.rows(estimates, by_host),
+                             empty=None if chosen else NO_GPU_FLAVORS)

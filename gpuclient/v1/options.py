@@ -56,3 +56,15 @@ def add_all_devices_option(parser):
 
 DEVICE = nonempty('<device>', SELECTOR_HELP)
 HOST = nonempty('--host', 'a compute host name')
+
+
+def given(args, *names) -> str:
+    """The options among NAMES given, as typed ('--host h1 --state free'):
+    what an empty listing says it looked for."""
+    found = []
+    for name in names:
+        value = getattr(args, name, None)
+        for item in value if isinstance(value, list) else [value]:
+            if item:
+                found.append('--%s %s' % (name.replace('_', '-'), item))
+    return ' '.join(found)

@@ -17,7 +17,7 @@ RESULT = (('Host', 'host'), ('Address', 'address'),
           ('Reserved After', 'reserved_after'), ('Result', 'result'))
 
 
-class ResetReserved(columns.FailsAfterOutput, base.Lister):
+class ResetReserved(base.Lister):
     """Return scrubbed one-time-use GPUs to service: reserved back to 0.
 
     Nova reserves a one-time-use GPU (trait HW_PCI_ONE_TIME_USE) when a

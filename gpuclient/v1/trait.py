@@ -15,7 +15,7 @@ RESULT = (('Host', 'host'), ('Address', 'address'),
           ('Result', 'result'))
 
 
-class TagTrait(columns.FailsAfterOutput, base.Lister):
+class TagTrait(base.Lister):
     """Label GPUs with a custom trait, keeping every trait they have.
 
     Adds TRAIT (created if Placement does not know it) to each GPU's

@@ -289,6 +289,18 @@ def boot(args) -> int:
     return 1 if result['status'] == 'ERROR' else 0
 
 
+def scenario(args) -> int:
+    from gpu_sandbox import scenario as scenario_mod
+
+    if not args.next:
+        scenario_mod.build(client.Sandbox(args.state_dir))
+        return 0
+    width = max(len(command) for command, _ in scenario_mod.TRY)
+    for command, shows in scenario_mod.TRY:
+        print('  %-*s  # %s' % (width, command, shows))
+    return 0
+
+
 def periodic(args) -> int:
     seconds = client.Sandbox(args.state_dir).periodic(
         refresh_provider_cache=args.refresh_provider_cache)
@@ -332,6 +344,11 @@ def main(argv=None) -> int:
     p.add_argument('--cloud', default=client.ADMIN_CLOUD,
                    choices=[client.ADMIN_CLOUD, client.MEMBER_CLOUD])
     p.set_defaults(func=boot)
+    p = sub.add_parser('scenario', help='make GPU flavors and servers for '
+                       'the demo (run again, makes only what is missing)')
+    p.add_argument('--next', action='store_true', help='only print the '
+                   'commands to try on it, with what they show')
+    p.set_defaults(func=scenario)
     p = sub.add_parser('periodic', help="run the computes' periodic "
                        'resource update now')
     p.add_argument('--refresh-provider-cache', action='store_true',

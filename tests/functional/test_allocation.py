@@ -182,13 +182,18 @@ class TestAllocationList(AllocationTestCase):
     def test_lists_both_servers_and_filters_by_host(self):
         a30, vgpu = self.boot_a30_and_vgpu()
         rows = self.rows()
-        for server, rc in ((a30, A30), (vgpu, 'VGPU')):
+        long = {(r['Server'], r['Address']): r
+                for r in self.gpu('allocation', 'list', '--long')}
+        # vgpu-1's GPUs have no model: nothing in Placement names it
+        for server, rc, model in ((a30, A30, 'A30'), (vgpu, 'VGPU', None)):
             _, host, address = self.allocated_gpu(server['id'], rc)
             self.assertEqual(
                 {'Server': server['id'], 'Name': server['name'],
-                 'Project': server['tenant_id'], 'Status': 'ACTIVE',
-                 'Host': host, 'Address': address, 'Resource Class': rc,
-                 'Amount': 1}, rows[(server['id'], address)])
+                 'Status': 'ACTIVE', 'Host': host, 'Address': address,
+                 'Model': model, 'Amount': 1}, rows[(server['id'], address)])
+            self.assertEqual((server['tenant_id'], rc), (
+                long[server['id'], address]['Project'],
+                long[server['id'], address]['Resource Class']))
         # Other servers may hold GPUs there: only what this host has.
         on_a30 = self.rows('--host', 'gpu-a30-1')
         self.assertIn(a30['id'], {s for s, _ in on_a30})
@@ -207,15 +212,17 @@ class TestAllocationList(AllocationTestCase):
         self.put_allocations(leaked, {free['Provider']: {'CUSTOM_A100': 1}},
                              project, uuid.uuid4().hex, None)
         self.addCleanup(self.placement, 'DELETE', '/allocations/%s' % leaked)
-        expected = {'Server': leaked, 'Name': None, 'Project': project,
-                    'Status': 'no server', 'Host': 'gpu-a100-1',
-                    'Address': free['Address'],
-                    'Resource Class': 'CUSTOM_A100', 'Amount': 1}
+        expected = {'Server': leaked, 'Name': None, 'Status': 'no server',
+                    'Host': 'gpu-a100-1', 'Address': free['Address'],
+                    'Model': 'A100', 'Amount': 1}
         self.assertEqual(expected, self.rows()[(leaked, free['Address'])])
         self.assertEqual([expected], self.gpu('allocation', 'list',
                                               '--server', leaked))
         self.assertEqual([expected], self.gpu('allocation', 'list',
                                               '--project', project))
+        [row] = self.gpu('allocation', 'list', '--long', '--server', leaked)
+        self.assertEqual((project, 'CUSTOM_A100'),
+                         (row['Project'], row['Resource Class']))
         self.assertEqual(
             'no server %s in Nova, but Placement holds allocations for it '
             '(leaked?); see "openstack gpu allocation list --server %s"'

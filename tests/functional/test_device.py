@@ -56,7 +56,7 @@ class Recording(http.Service):
 class TestDeviceList(base.SandboxTestCase):
 
     def test_lists_every_gpu_of_the_default_fleet(self):
-        rows = self.gpu('device', 'list')
+        rows = self.gpu('device', 'list', '--long')
         by_kind = {}
         for r in rows:
             by_kind.setdefault(r['Kind'], {})[(r['Host'], r['Address'])] = (
@@ -77,7 +77,7 @@ class TestDeviceList(base.SandboxTestCase):
 
     def test_all_devices_adds_exactly_the_nic_and_the_nvme(self):
         gpus = {(r['Host'], r['Address']) for r in self.gpu('device', 'list')}
-        rows = self.gpu('device', 'list', '--all-devices')
+        rows = self.gpu('device', 'list', '--all-devices', '--long')
         added = {(r['Host'], r['Address']): r['Device Type'] for r in rows
                  if (r['Host'], r['Address']) not in gpus}
         self.assertEqual(NOT_GPUS, added)
@@ -87,6 +87,16 @@ class TestDeviceList(base.SandboxTestCase):
         self.assertEqual('8086:1572', nic['PCI ID'])
         summary = self.gpu('device', 'summary', '--all-devices')
         self.assertEqual(len(rows), sum(g['Devices'] for g in summary))
+
+    def test_the_default_table_is_what_an_operator_reads_first(self):
+        code, out, err = self.run_openstack('gpu', 'device', 'list')
+        self.assertEqual(0, code, err)
+        lines = out.splitlines()
+        self.assertEqual(['Host', 'Address', 'Model', 'Kind', 'Total', 'Used',
+                          'Free', 'State'],
+                         [c.strip() for c in lines[1].strip('|').split('|')])
+        self.assertLessEqual(max(len(line) for line in lines), 120)
+        self.assertEqual(len(PASSTHROUGH) + len(VGPU) + 4, len(lines))
 
     def test_a_nic_out_of_service_is_still_no_gpu(self):
         # A device with no room left is not in Placement's listing of its
@@ -227,14 +237,14 @@ class TestDeviceList(base.SandboxTestCase):
     def test_released_one_time_use_gpu_shows_reserved(self):
         device = self.released_h100()
         address = device.split('_', 1)[1].lower()
-        [row] = [r for r in self.gpu('device', 'list', '--host', 'gpu-h100-1',
-                                     '--state', 'reserved')]
+        [row] = [r for r in self.gpu('device', 'list', '--long', '--host',
+                                     'gpu-h100-1', '--state', 'reserved')]
         self.assertEqual((address, 1, 0, 0),
                          (row['Address'], row['Reserved'], row['Used'],
                           row['Free']))
 
     def test_summary_agrees_with_list(self):
-        rows = self.gpu('device', 'list')
+        rows = self.gpu('device', 'list', '--long')
         summary = self.gpu('device', 'summary')
         for group in summary:
             members = [r for r in rows if group['Model'] in (

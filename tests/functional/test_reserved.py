@@ -80,8 +80,8 @@ class ReservedTestCase(base.SandboxTestCase):
         return self.released_h100().split('_', 1)[1].lower()
 
     def state(self, address):
-        [row] = [r for r in self.gpu('device', 'list', '--host', HOST)
-                 if r['Address'] == address]
+        [row] = [r for r in self.gpu('device', 'list', '--long', '--host',
+                                     HOST) if r['Address'] == address]
         return row['State'], row['Reserved']
 
     def rows(self, *args):
