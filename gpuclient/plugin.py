@@ -29,25 +29,27 @@ def build_option_parser(parser):
     # own; openstacksdk's config reads these keys from clouds.yaml
     # (api_timeout, <service>_endpoint_override), and an option's value
     # lands in the same key, so command line > environment > clouds.yaml.
-    # Added only if no other plugin has.
+    # Added only if no other plugin has. `or None`: osc-lib before 3.1
+    # returns '' for an unset variable, which type=float would refuse on
+    # every openstack command.
     for flag, kwargs in (
             ('--os-api-timeout', dict(
                 metavar='<seconds>', type=float,
-                default=utils.env('OS_API_TIMEOUT'),
+                default=utils.env('OS_API_TIMEOUT') or None,
                 help='Seconds to wait for each API answer (Env: '
                      'OS_API_TIMEOUT; clouds.yaml: api_timeout). '
                      '"openstack gpu" commands default to 60')),
             ('--os-placement-endpoint-override', dict(
                 metavar='<url>',
                 default=utils.env('OS_PLACEMENT_ENDPOINT_OVERRIDE',
-                             'OS_PLACEMENT_ENDPOINT'),
+                                  'OS_PLACEMENT_ENDPOINT') or None,
                 help='Placement endpoint to use instead of the catalog\'s '
                      '(Env: OS_PLACEMENT_ENDPOINT_OVERRIDE; clouds.yaml: '
                      'placement_endpoint_override)')),
             ('--os-compute-endpoint-override', dict(
                 metavar='<url>',
                 default=utils.env('OS_COMPUTE_ENDPOINT_OVERRIDE',
-                             'OS_COMPUTE_ENDPOINT'),
+                                  'OS_COMPUTE_ENDPOINT') or None,
                 help='Nova endpoint to use instead of the catalog\'s '
                      '(Env: OS_COMPUTE_ENDPOINT_OVERRIDE; clouds.yaml: '
                      'compute_endpoint_override)'))):

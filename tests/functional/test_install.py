@@ -2,9 +2,12 @@
 wheel built from this clone, installed into a virtualenv that holds only
 python-openstackclient (as an operator's OSC venv does), run against the
 sandbox cloud. Neither Nova, Placement, Keystone nor gpu-sandbox is in it.
+Once with constraints.txt's versions, once with the lowest versions
+requirements.txt claims.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,35 +26,61 @@ def run(*argv, env=None):
                           timeout=INSTALL_TIMEOUT)
 
 
+def _normal(name):
+    """A distribution name as PEP 503 compares them."""
+    return re.sub(r'[-_.]+', '-', name).lower()
+
+
+def lower_bounds(path):
+    """requirements.txt's `name>=version` lines as `name==version`: the
+    oldest releases the package claims to work with."""
+    with open(path) as f:
+        return [line.strip().replace('>=', '==') for line in f
+                if '>=' in line and not line.startswith('#')]
+
+
 class TestWheelInstall(base.SandboxTestCase):
 
-    def test_wheel_into_a_venv_with_only_openstackclient(self):
-        work = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, work)
-        pip = [sys.executable, '-m', 'pip']
-        built = run(*pip, 'wheel', '-q', '--no-deps', '-w',
-                    os.path.join(work, 'dist'), ROOT)
+    def setUp(self):
+        super().setUp()
+        self.work = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.work)
+        dist = os.path.join(self.work, 'dist')
+        built = run(sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps',
+                    '-w', dist, ROOT)
         self.assertEqual(0, built.returncode, built.stderr)
-        [wheel] = os.listdir(os.path.join(work, 'dist'))
+        [wheel] = os.listdir(dist)
         self.assertTrue(wheel.startswith('python_gpuclient-'), wheel)
-        venv = os.path.join(work, 'venv')
+        self.wheel = os.path.join(dist, wheel)
+
+    def install(self, name, constraints):
+        """A venv of python-openstackclient and the wheel, pinned by the
+        constraints file; its `openstack` program."""
+        venv = os.path.join(self.work, name)
         made = run(sys.executable, '-m', 'venv', venv)
         self.assertEqual(0, made.returncode, made.stderr)
         installed = run(os.path.join(venv, 'bin', 'pip'), 'install', '-q',
-                        '-c', os.path.join(ROOT, 'constraints.txt'),
-                        'python-openstackclient',
-                        os.path.join(work, 'dist', wheel))
+                        '-c', constraints, 'python-openstackclient',
+                        self.wheel)
         self.assertEqual(0, installed.returncode, installed.stderr)
         frozen = run(os.path.join(venv, 'bin', 'pip'), 'freeze').stdout
-        names = {line.split('==')[0].lower() for line in frozen.split()}
-        self.assertIn('python-gpuclient', names)
-        self.assertEqual(set(), names & {'nova', 'openstack-placement',
-                                          'keystone', 'gpu-sandbox'})
+        # 'name==version', or 'name @ file://...' for the wheel
+        self.installed = {}
+        for line in frozen.splitlines():
+            name, _, version = line.partition(' @ ')[0].partition('==')
+            self.installed[_normal(name)] = version or None
+        self.assertIn('python-gpuclient', self.installed)
+        self.assertEqual(set(), set(self.installed) & {
+            'nova', 'openstack-placement', 'keystone', 'gpu-sandbox'})
+        return os.path.join(venv, 'bin', 'openstack')
 
-        openstack = os.path.join(venv, 'bin', 'openstack')
-        env = {'PATH': '/usr/bin:/bin', 'HOME': work, 'LANG': 'C.UTF-8',
+    def assertListsTheSandbox(self, openstack):
+        env = {'PATH': '/usr/bin:/bin', 'HOME': self.work, 'LANG': 'C.UTF-8',
                'OS_CLIENT_CONFIG_FILE': self.sandbox().state.clouds_yaml,
                'OS_CLOUD': client.ADMIN_CLOUD}
+        # the plugin costs other commands nothing, here nor anywhere
+        other = run(openstack, 'configuration', 'show', env=env)
+        self.assertEqual(0, other.returncode, other.stderr)
         shown = run(openstack, 'gpu', '--help', env=env)
         self.assertEqual(0, shown.returncode, shown.stderr)
         self.assertIn('openstack gpu device list', shown.stdout)
@@ -59,3 +88,22 @@ class TestWheelInstall(base.SandboxTestCase):
                      env=env)
         self.assertEqual(0, listed.returncode, listed.stderr)
         self.assertEqual(self.gpu('device', 'list'), json.loads(listed.stdout))
+
+    def test_wheel_into_a_venv_with_only_openstackclient(self):
+        self.assertListsTheSandbox(self.install(
+            'venv', os.path.join(ROOT, 'constraints.txt')))
+
+    def test_the_lowest_versions_requirements_claim(self):
+        # osc-lib 3.0.0 gives '' for an unset variable: every openstack
+        # command failed on --os-api-timeout's float before plugin.py
+        # turned it into None.
+        lower = os.path.join(self.work, 'lower-constraints.txt')
+        bounds = lower_bounds(os.path.join(ROOT, 'requirements.txt'))
+        with open(lower, 'w') as f:
+            f.write('\n'.join(bounds) + '\n')
+        openstack = self.install('lower', lower)
+        for pin in bounds:
+            name, version = pin.split('==')
+            self.assertEqual(version, self.installed.get(_normal(name)),
+                             name)
+        self.assertListsTheSandbox(openstack)
