@@ -88,14 +88,16 @@ def build(sandbox: client.Sandbox, say=print) -> None:
         say('flavor %s: %s' % (name, ', '.join(
             '%s=%s' % kv for kv in specs.items())))
     servers = _servers(sandbox)
-    booted = [(name, sandbox.boot(name, flavor)['id'])
-              for name, flavor in SERVERS if name not in servers]
-    released = any(reserved and not used
-                   for _, reserved, used in _h100s(sandbox))
-    if not released and RELEASED[0] not in servers:
-        booted.append((RELEASED[0], sandbox.boot(*RELEASED)['id']))
-    for name, server_id in booted:
-        server = sandbox.wait(server_id)
+    wanted = [(name, flavor) for name, flavor in SERVERS
+              if name not in servers]
+    waiting = any(reserved and not used
+                  for _, reserved, used in _h100s(sandbox))
+    if not waiting and RELEASED[0] not in servers:
+        wanted.append(RELEASED)
+    # One at a time: the sandbox's Nova (one process) once hung for good
+    # on nine builds at once.
+    for name, flavor in wanted:
+        server = sandbox.wait(sandbox.boot(name, flavor)['id'])
         if server['status'] != 'ACTIVE':
             raise client.SandboxError('server %s is %s: %s' % (
                 name, server['status'],
