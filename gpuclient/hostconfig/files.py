@@ -29,36 +29,26 @@ class Missing(FileError):
     """The file does not exist."""
 
 
-def _kind(mode):
-    return next((name for test, name in _KINDS if test(mode)),
-                'not a regular file')
+def _regular(path, mode):
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)),
+                    'something else')
+        raise FileError('%s is %s, not a regular file' % (path, kind))
 
 
 def read_bytes(path: str, limit: int) -> bytes:
     """The bytes of a regular file of at most LIMIT bytes."""
     try:
         # stat first: opening a socket fails with a misleading ENXIO
-        mode = os.stat(path).st_mode
-        if not stat.S_ISREG(mode):
-            raise FileError('%s is %s, not a regular file' % (
-                path, _kind(mode)))
+        _regular(path, os.stat(path).st_mode)
         # O_NONBLOCK: should it have become a FIFO since, open won't wait
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError as e:
-        raise Missing('cannot read %s: %s' % (path, e.strerror)) from None
-    except OSError as e:
-        raise FileError('cannot read %s: %s' % (
-            path, e.strerror or e)) from None
-    with os.fdopen(fd, 'rb') as f:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise FileError('%s is %s, not a regular file' % (
-                path, _kind(mode)))
-        try:
+        with os.fdopen(fd, 'rb') as f:
+            _regular(path, os.fstat(fd).st_mode)
             data = f.read(limit + 1)
-        except OSError as e:
-            raise FileError('cannot read %s: %s' % (
-                path, e.strerror or e)) from None
+    except OSError as e:
+        error = Missing if isinstance(e, FileNotFoundError) else FileError
+        raise error('cannot read %s: %s' % (path, e.strerror or e)) from None
     if len(data) > limit:
         raise FileError('%s is larger than %s' % (path, _size(limit)))
     return data

@@ -143,16 +143,16 @@ class _Reader:
         value = self.valid(path, _INT.match, 'a decimal number')
         return default if value is None else int(value)
 
-    def link(self, path, form=None, expected=''):
+    def link(self, path, form=_TOKEN.match, expected='a name'):
         """The last name of a symbolic link's target (the link may
         dangle); None without the link."""
         try:
             value = os.path.basename(os.readlink(path))
         except OSError:
             return None
-        if (form or _TOKEN.match)(value):
+        if form(value):
             return value
-        self.warn(path, value, expected or 'a name')
+        self.warn(path, value, expected)
         return None
 
     def mdev_types(self, path) -> tuple[MdevType, ...]:

@@ -105,13 +105,13 @@ class ShowsVerdict:
     then its failure line with exit 1."""
 
     def produce_output(self, parsed_args, column_names, data):
-        if getattr(data, 'instead', None) and parsed_args.formatter == 'table':
+        if data.instead and parsed_args.formatter == 'table':
             self.app.stdout.write(data.instead + '\n')
         else:
             super().produce_output(parsed_args, column_names, data)
-        if getattr(data, 'note', None):
+        if data.note:
             self.app.stderr.write(data.note + '\n')
-        if getattr(data, 'failure', None):
+        if data.failure:
             raise exceptions.CommandError(data.failure)
         return 0
 
