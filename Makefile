@@ -24,6 +24,15 @@ $(VENV)/.installed-test: $(VENV)/.installed test-requirements.txt doc/requiremen
 	$(PIP) -r test-requirements.txt -r doc/requirements.txt
 	touch $@
 
+# Debian's prometheus, promtool and node_exporter for the tests that run
+# them (tests/functional/test_prometheus.py): the system's, else the
+# packages unpacked into the venv. Stamped only once they are there, so a
+# machine that could not fetch them tries again next time (and the tests
+# skip, saying so).
+$(VENV)/.installed-prometheus: tools/install-prometheus.sh
+	bash tools/install-prometheus.sh $(VENV)/prometheus
+	if [ -x $(VENV)/prometheus/bin/prometheus ]; then touch $@; fi
+
 # The demo's sandbox gets a scenario (GPU flavors and servers of each
 # kind); `gpu-sandbox start` alone, as the tests run it, stays clean.
 demo: $(VENV)/.installed
@@ -45,9 +54,10 @@ demo: $(VENV)/.installed
 # default fleet first, then, once it is stopped, the legacy fleet (PCI not
 # in Placement) for tests/functional/legacy, then tests/functional/rehearsal,
 # whose tests (rehearsals, gpu-sandbox's own start and stop) start their own
-# one-host sandboxes one at a time. Never two sandboxes at once.
+# one-host sandboxes one at a time. Never two sandboxes at once. The default
+# fleet's run includes Prometheus scraping the exporter (test_prometheus).
 FUNCTIONAL := GPU_SANDBOX_STATE_DIR=$(TEST_STATE) $(BIN)/stestr --test-path tests/functional run --concurrency 1
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(VENV)/.installed-prometheus
 	$(BIN)/stestr --test-path tests/unit run
 	$(BIN)/stestr --test-path tests/nova run
 	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop >/dev/null

@@ -29,6 +29,7 @@ import sys
 import time
 
 import bench_cloud
+import bench_exporter
 import bench_hostile
 import bench_ways
 
@@ -63,6 +64,8 @@ COMMANDS = {
     'audit': ['gpu', 'audit', '-f', 'json'],
 }
 SIGINT_AFTER = 2.0
+# Sizes at which `gpu metrics --serve` is measured (bench_exporter).
+EXPORTER_SIZES = (1000, 5000)
 
 
 def has_command(name: str) -> bool:
@@ -196,6 +199,11 @@ def measure(n: int, database: str, made: dict, nova, nova_requests: dict,
         seeds = bench_ways.seeds_way(endpoint, n, SEEDS_SAMPLE)
         result['seeds_way_s'] = seeds['seconds']
         result['seeds_way'] = seeds
+
+        if n in EXPORTER_SIZES and has_command('gpu_metrics'):
+            log('N=%d: gpu metrics --serve: refreshes, scrapes during them, '
+                'SIGTERM' % n)
+            result['exporter'] = bench_exporter.measure(env, counted)
 
         if sigint:
             log('N=%d: Ctrl-C (SIGINT) %.0f s into gpu device list'
@@ -442,6 +450,8 @@ def main() -> int:
     log('hostile host files')
     hostile = bench_hostile.measure()
     report(sizes, startup, sigint)
+    bench_exporter.report({n: r['exporter'] for n, r in sizes.items()
+                           if 'exporter' in r})
     bench_hostile.report(hostile)
     summary = {
         'sizes': sizes,

@@ -45,6 +45,7 @@ class CloudError(osc_exc.CommandError):
         self.status = status
         self.code = code
         self.detail = detail
+        self.service: str | None = None   # 'placement' or 'compute'
 
 
 class NotFound(CloudError):
@@ -164,6 +165,13 @@ class Service:
         return self._proxies
 
     def request(self, method: str, path: str, microversion: str, **kwargs):
+        try:
+            return self._request(method, path, microversion, **kwargs)
+        except CloudError as e:   # which service failed: the exporter counts
+            e.service = self.name
+            raise
+
+    def _request(self, method, path, microversion, **kwargs):
         try:
             response = self.adapter.request(
                 path, method, microversion=microversion, raise_exc=False,

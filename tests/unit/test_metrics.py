@@ -10,6 +10,7 @@ import testtools
 from gpuclient.model import audit
 from gpuclient.model import devices
 from gpuclient.model import metrics
+from gpuclient.operations import metrics as metrics_ops
 from tests import factories
 
 
@@ -126,6 +127,9 @@ class TestDashboard(testtools.TestCase):
             [{'flavor': 'f', 'host': 'h', 'servers': 1,
               'limited_by': ['GPUs']}],
             [], list(audit.CHECKS), audit.SEVERITIES)))
+        health = metrics.Health()
+        health.succeeded(1.0, 0.0)   # the exporter's own, with --serve
+        exported |= {f.name for f in metrics.health_families(health, 1.0)}
         self.assertTrue(queried)
         self.assertEqual(set(), queried - exported)
 
@@ -133,11 +137,139 @@ class TestDashboard(testtools.TestCase):
 class TestSummary(testtools.TestCase):
 
     def test_one_line_for_every_unknown_flavor_and_none_without(self):
-        from gpuclient.v1 import metrics as metrics_cmd
-
-        line = metrics_cmd.summary({'gpu.b': None, 'gpu.a': None,
+        line = metrics_ops.unknown_capacity({'gpu.b': None, 'gpu.a': None,
                                     'gpu.c': [], 'gpu.d': 'never schedules'})
         self.assertEqual(1, len(line.splitlines()))
         self.assertIn('2 flavor(s)', line)
         self.assertIn('gpu.a, gpu.b', line)
-        self.assertIsNone(metrics_cmd.summary({'gpu.c': []}))
+        self.assertIsNone(metrics_ops.unknown_capacity({'gpu.c': []}))
+
+
+class TestConsumers(testtools.TestCase):
+
+    def test_one_series_per_device_and_consumer(self):
+        from gpuclient.model import allocations
+
+        a30 = gpu('0000:81:00.0', 1)
+        a30.consumers = {'s1': 1}
+        vgpu = gpu('0000:84:00.0', 3, total=16, kind=devices.VGPU,
+                   rc='VGPU', model=None)
+        vgpu.consumers = {'s1': 1, 'leak': 2}
+        rows = allocations.consumer_rows(
+            [a30, vgpu], {'s1': factories.server('s1', tenant_id='p1')}, {})
+        found = parse(metrics.registry([a30, vgpu], [], consumers=rows))
+        self.assertEqual({
+            ('0000:81:00.0', 'A30', 's1', 'p1'): 1,
+            ('0000:84:00.0', '', 's1', 'p1'): 1,
+            ('0000:84:00.0', '', 'leak', ''): 2}, {
+            (s.labels['address'], s.labels['model'], s.labels['instance_id'],
+             s.labels['project_id']): s.value
+            for s in found['openstack_gpu_consumer_units']})
+        self.assertEqual(set(metrics.CONSUMER_LABELS), set(
+            found['openstack_gpu_consumer_units'][0].labels))
+
+
+class TestExporter(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.logged = []
+        self.answers = []
+        self.exporter = metrics_ops.Exporter(self.answer, 60,
+                                             self.logged.append)
+
+    def answer(self):
+        found = self.answers.pop(0)
+        if isinstance(found, Exception):
+            raise found
+        return metrics.registry([gpu('0000:81:00.0', found)], []), None
+
+    def scrape(self):
+        from prometheus_client import CollectorRegistry
+
+        reg = CollectorRegistry(auto_describe=False)
+        reg.register(self.exporter)
+        return parse(reg)
+
+    def value(self, found, name, **labels):
+        [sample] = [s for s in found[name]
+                    if labels.items() <= s.labels.items()]
+        return sample.value
+
+    def test_before_the_first_refresh_only_counters(self):
+        found = self.scrape()
+        self.assertNotIn('openstack_gpu_exporter_up', found)
+        self.assertNotIn('openstack_gpu_device_free', found)
+        self.assertEqual(0, self.value(
+            found, 'openstack_gpu_exporter_refresh_errors',
+            service='placement'))
+
+    def test_an_outage_keeps_the_last_good_data_marked_stale(self):
+        down = factories.http.CloudError('cannot reach Placement: refused')
+        down.service = 'placement'
+        self.answers = [1, down, down, 0]
+        self.assertTrue(self.exporter.refresh())
+        found = self.scrape()
+        self.assertEqual((1, 0, 1), (
+            self.value(found, 'openstack_gpu_exporter_up'),
+            self.value(found, 'openstack_gpu_exporter_stale'),
+            self.value(found, 'openstack_gpu_device_used')))
+        self.assertFalse(self.exporter.refresh())
+        self.assertFalse(self.exporter.refresh())
+        found = self.scrape()
+        self.assertEqual((0, 1, 1, 2, 0), (
+            self.value(found, 'openstack_gpu_exporter_up'),
+            self.value(found, 'openstack_gpu_exporter_stale'),
+            self.value(found, 'openstack_gpu_device_used'),   # last good
+            self.value(found, 'openstack_gpu_exporter_refresh_errors',
+                       service='placement'),
+            self.value(found, 'openstack_gpu_exporter_refresh_errors',
+                       service='compute')))
+        self.assertTrue(self.exporter.refresh())
+        found = self.scrape()
+        self.assertEqual((1, 0, 0, 4), (  # the new read: nothing used
+            self.value(found, 'openstack_gpu_exporter_up'),
+            self.value(found, 'openstack_gpu_exporter_stale'),
+            self.value(found, 'openstack_gpu_device_used'),
+            self.value(found, 'openstack_gpu_exporter_refreshes')))
+        # one line when it fails, not one per refresh; one when it recovers
+        self.assertEqual(2, len(self.logged), self.logged)
+        self.assertIn('cannot reach Placement', self.logged[0])
+        self.assertIn('s ago', self.logged[0])
+        self.assertEqual('refresh succeeded again', self.logged[1])
+
+    def test_a_bug_is_counted_and_logged_not_raised(self):
+        self.answers = [KeyError('host')]
+        self.assertFalse(self.exporter.refresh())
+        found = self.scrape()
+        self.assertEqual(1, self.value(
+            found, 'openstack_gpu_exporter_refresh_errors',
+            service='exporter'))
+        self.assertIn('KeyError', self.logged[0])
+        self.assertIn('no successful refresh yet', self.logged[0])
+
+    def test_data_age_counts_from_the_last_good_refresh(self):
+        health = metrics.Health()
+        health.succeeded(2.5, now=1000.0)
+        health.failed('compute', 1.0)
+        found = {f.name: f.samples[0].value
+                 for f in metrics.health_families(health, now=1030.0)}
+        self.assertEqual((30.0, 1.0, 1), (
+            found['openstack_gpu_exporter_data_age_seconds'],
+            found['openstack_gpu_exporter_refresh_duration_seconds'],
+            found['openstack_gpu_exporter_stale']))
+
+
+class TestServeAddress(testtools.TestCase):
+
+    def test_forms(self):
+        from gpuclient.v1 import metrics as metrics_cmd
+
+        self.assertEqual(('127.0.0.1', 9187),
+                         metrics_cmd.address_port('127.0.0.1:9187'))
+        self.assertEqual(('::1', 9187), metrics_cmd.address_port('[::1]:9187'))
+        self.assertEqual(('0.0.0.0', 9187), metrics_cmd.address_port(':9187'))
+        for bad in ('9187', 'host:', 'host:0', 'host:70000', '::1:9187',
+                    'host:http'):
+            self.assertRaises(factories.http.osc_exc.CommandError,
+                              metrics_cmd.address_port, bad)
