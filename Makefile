@@ -9,7 +9,7 @@ TEST_STATE := $(CURDIR)/.test-sandbox
 DEMO_STATE := $(CURDIR)/$(VENV)/var/gpu-sandbox
 SANDBOX := $(BIN)/gpu-sandbox --state-dir $(DEMO_STATE)
 
-.PHONY: demo test unit functional bench docs lint stop clean
+.PHONY: demo test test-releases functional-release unit functional bench docs lint stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,7 @@ demo: $(VENV)/.installed
 # whose tests (rehearsals, gpu-sandbox's own start and stop) start their own
 # one-host sandboxes one at a time. Never two sandboxes at once. The default
 # fleet's run includes Prometheus scraping the exporter (test_prometheus).
+# Last, the default fleet's suite again on 2024.1 (functional-release).
 FUNCTIONAL := GPU_SANDBOX_STATE_DIR=$(TEST_STATE) $(BIN)/stestr --test-path tests/functional run --concurrency 1
 test: $(VENV)/.installed-test $(VENV)/.installed-prometheus
 	$(BIN)/stestr --test-path tests/unit run
@@ -68,6 +69,21 @@ test: $(VENV)/.installed-test $(VENV)/.installed-prometheus
 	$(FUNCTIONAL) '^tests\.functional\.legacy\.'; \
 	  rc=$$?; $(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop; exit $$rc
 	$(FUNCTIONAL) '^tests\.functional\.rehearsal\.'
+	$(MAKE) --no-print-directory functional-release RELEASE=2024.1
+
+# The default fleet's functional suite on an older release's Nova,
+# Placement and Keystone (gpu-sandbox start --release: a virtualenv of that
+# release, made on first use). The plugin is the same; the install test is
+# client-side only, so it runs once, above.
+functional-release: $(VENV)/.installed-test $(VENV)/.installed-prometheus
+	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop >/dev/null
+	$(BIN)/gpu-sandbox --state-dir $(TEST_STATE) start --release $(RELEASE)
+	$(FUNCTIONAL) --exclude-regex '^tests\.functional\.(legacy|rehearsal|test_install)\b'; \
+	  rc=$$?; $(BIN)/gpu-sandbox --state-dir $(TEST_STATE) stop; exit $$rc
+
+# Every release the sandbox runs: make test (2026.2 and 2024.1), then 2025.2.
+test-releases: test
+	$(MAKE) --no-print-directory functional-release RELEASE=2025.2
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test tools/bench-requirements.txt
 	$(PIP) -r tools/bench-requirements.txt

@@ -351,6 +351,10 @@ class App:
     """What a cliff command reaches as self.app."""
 
     def __init__(self, cloud):
-        self.client_manager = type('ClientManager', (), {'gpu': cloud})()
+        # no credentials in OSC's config: commands that may ask the cloud
+        # (config check's release) do not
+        options = type('Options', (), {'config': {}})()
+        self.client_manager = type('ClientManager', (), {
+            'gpu': cloud, '_cli_options': options})()
         self.stdout, self.stderr = io.StringIO(), io.StringIO()
         self.options = type('Options', (), {'debug': False})()

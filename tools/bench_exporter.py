@@ -43,7 +43,13 @@ def _value(text: str, name: str) -> float | None:
 
 
 def measure(env: dict, counted) -> dict:
-    """counted(fn) -> (fn(), Placement requests meanwhile)."""
+    """counted(fn) -> (fn(), Placement requests meanwhile): used on one
+    `gpu metrics` run, the very read a refresh makes (the exporter's own
+    refreshes never let Placement's log settle)."""
+    once, requests = counted(bench_ways.command_process, env,
+                             ['gpu', 'metrics'])
+    if once['rc']:
+        return {'failed': once['stderr']}
     port = _free_port()
     url = 'http://127.0.0.1:%d/metrics' % port
     process = subprocess.Popen(
@@ -65,14 +71,10 @@ def measure(env: dict, counted) -> dict:
                 pass
         first = _value(text, 'openstack_gpu_exporter_refreshes_total')
 
-        def scrapes():
-            found = []
-            for _ in range(SCRAPES):
-                found.append(_scrape(url))
-                time.sleep(SCRAPE_EVERY)
-            return found
-
-        found, requests = counted(scrapes)
+        found = []
+        for _ in range(SCRAPES):
+            found.append(_scrape(url))
+            time.sleep(SCRAPE_EVERY)
         last = found[-1][1]
         refreshes = _value(last, 'openstack_gpu_exporter_refreshes_total')
         latencies = sorted(seconds for seconds, _ in found)
@@ -86,9 +88,8 @@ def measure(env: dict, counted) -> dict:
             'scrape_ms_median': 1000 * statistics.median(latencies),
             'scrape_ms_max': 1000 * latencies[-1],
             'refreshes_during_scrapes': refreshes - first,
-            'placement_requests_per_refresh': (
-                len(requests) / (refreshes - first)
-                if refreshes > first else None),
+            'placement_requests_per_refresh': len(requests),
+            'textfile_run_s': once['seconds'],
         }
         # SIGTERM, as systemd stops it: a refresh is running (back to back).
         started = time.monotonic()
@@ -112,9 +113,8 @@ def report(by_size: dict) -> None:
         if 'failed' in r:
             print('%6s failed: %s' % (n, r['failed']))
             continue
-        print('%6s %10.2f %8d %10.0f %12.1f %12.1f %10s %9.2f' % (
+        print('%6s %10.2f %8d %10.0f %12.1f %12.1f %10d %9.2f' % (
             n, r['refresh_s'], r['series'], r['exposition_kb'],
             r['scrape_ms_median'], r['scrape_ms_max'],
-            '%.0f' % r['placement_requests_per_refresh']
-            if r['placement_requests_per_refresh'] else '-',
+            r['placement_requests_per_refresh'],
             r['sigterm_exit_s']))

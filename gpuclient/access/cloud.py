@@ -62,6 +62,11 @@ class Cloud:
                 raise
             return []
 
+    def forget_reads(self) -> None:
+        """Drop what was read once per command (the hypervisors), for a
+        long-running exporter whose next refresh must see new hosts."""
+        self.__dict__.pop('hypervisors', None)
+
     @functools.cached_property
     def compute(self):
         from gpuclient.access import compute

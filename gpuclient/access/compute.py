@@ -25,6 +25,11 @@ class Compute:
     def __init__(self, service: http.Service):
         self.service = service
 
+    def max_microversion(self) -> str:
+        """The highest compute microversion this Nova serves (the version
+        document at the endpoint's root): it tells the release."""
+        return self.service.get('/', '2.1')['version']['version']
+
     def server(self, uuid: str) -> dict | None:
         try:
             return self.service.get('/servers/%s' % uuid,

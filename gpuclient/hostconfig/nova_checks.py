@@ -19,6 +19,7 @@ from oslo_utils import strutils
 
 from gpuclient.hostconfig import novaconf
 from gpuclient.hostconfig import sysfs
+from gpuclient.model import releases
 
 ERROR = 'error'
 WARNING = 'warning'
@@ -92,16 +93,18 @@ _KNOWN = {'pci': {'alias', 'device_spec', 'passthrough_whitelist',
 _MDEV_KNOWN = {'device_addresses', 'mdev_class', 'max_instances'}
 
 
-def check(conf: novaconf.NovaConf, host: sysfs.Host | None = None
-          ) -> list[Finding]:
+def check(conf: novaconf.NovaConf, host: sysfs.Host | None = None,
+          release: tuple[str, ...] = (releases.NEWEST,)) -> list[Finding]:
     """Each problem of the files, one line with its fix; the hardware's
-    (host) only where given."""
+    (host) only where given. release: the release(s) the cloud may run
+    (releases.from_compute), for the settings an older Nova lacks."""
     found = [Finding(ERROR, e.where if e else '', message)
              for e, message in conf.errors]
     found += _check_names(conf)
     found += _check_placement(conf)
     found += _check_aliases(conf)
     found += _check_mdev(conf)
+    found += _check_release(conf, release)
     if host is not None:
         found += [Finding(WARNING, '', w) for w in host.warnings]
         found += _check_hardware(conf, host)
@@ -240,6 +243,38 @@ def _check_aliases(conf):
                 'alias %s requires trait %s, which no device_spec of class %s '
                 'gives: add it to that device_spec\'s "traits"'
                 % (alias.name, missing[0], rc))))
+    return found
+
+
+def _check_release(conf, release):
+    """Settings the release's Nova does not have (nova/pci/devspec.py and
+    nova/pci/request.py _ALIAS_SCHEMA of Nova 29-34): an error if the cloud
+    certainly lacks one, a warning if it may (two releases share one
+    compute API maximum)."""
+    found = []
+
+    def lacks(feature, where, consequence):
+        verdict = releases.verdict(feature, release)
+        if verdict:
+            found.append(Finding(
+                ERROR if verdict == 'no' else WARNING, where, '%s; %s %s: '
+                '%s' % (releases.needs(feature), 'this cloud runs'
+                        if verdict == 'no' else 'this cloud may run',
+                        releases.words(release), consequence)))
+
+    for spec, entry in zip(conf.device_specs, conf.spec_entries):
+        if strutils.bool_from_string(spec.get('one_time_use')):
+            lacks('one_time_use', entry.where, 'its Nova keeps it as a tag '
+                  'that nothing reads, so a released GPU goes back into '
+                  'service without a scrub')
+        if 'live_migratable' in spec:
+            lacks('live_migratable', entry.where, 'its Nova keeps it as a '
+                  'tag that nothing reads')
+    for alias in conf.alias_list:
+        if alias.live_migratable is not None:
+            lacks('live_migratable', alias.where, 'its Nova refuses the '
+                  'alias (no such property in its alias schema), and every '
+                  'boot of a flavor asking for it fails')
     return found
 
 

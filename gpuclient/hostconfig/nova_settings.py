@@ -21,13 +21,14 @@ from gpuclient.model import devices
 from gpuclient.hostconfig import nova_checks
 from gpuclient.hostconfig import novaconf
 from gpuclient.model import pciids
+from gpuclient.model import releases
 from gpuclient.hostconfig import sysfs
 
 VFIO = 'vfio-pci'
 # The compute node's provider: named after libvirt's hostname of the host
 # (the hypervisor hostname), which a copy of /sys does not tell.
 ROOT = '<hypervisor>'
-PCI_TRAITS = ('COMPUTE_MANAGED_PCI_DEVICE', 'OWNER_NOVA')
+PCI_TRAITS = ('COMPUTE_MANAGED_PCI_DEVICE',)   # OWNER_NOVA: 2026.2 on
 # words of a pci.ids name that make poor alias names
 _BRAND = {'geforce', 'radeon', 'instinct', 'tesla', 'quadro', 'nvidia',
           'mxgpu', 'pcie', 'sxm4', 'sxm5', 'sxm'}
@@ -127,11 +128,19 @@ def _role(f: sysfs.PciFunction) -> str:
 
 def generate(host: sysfs.Host, vendor_ids=(), one_time_use=False,
              live_migratable=False, alias_prefix='', mdev_types=(),
-             classes=None, traits=None) -> Settings:
+             classes=None, traits=None,
+             release: str = releases.NEWEST) -> Settings:
     """Settings for the GPUs (display-class functions) of one host,
     optionally of some vendors only. classes {'vendor:product': resource
     class} and traits {'vendor:product': [trait, ...]} go into those
-    devices' device_spec (and the class into their alias)."""
+    devices' device_spec (and the class into their alias). `release`
+    decides the providers predicted; one_time_use and live_migratable
+    must be settings it has (raises ValueError otherwise)."""
+    for feature, wanted in (('one_time_use', one_time_use),
+                            ('live_migratable', live_migratable)):
+        if wanted and not releases.has(feature, release):
+            raise ValueError('%s; this is %s' % (releases.needs(feature),
+                                                 release))
     vendor_ids = {v.lower() for v in vendor_ids}
     gpus = [f for f in host.functions.values() if f.is_gpu
             and (not vendor_ids or f.vendor_id in vendor_ids)]
@@ -206,13 +215,16 @@ def generate(host: sysfs.Host, vendor_ids=(), one_time_use=False,
             'use': _role(f), 'alias': names.get(f.address),
             'mdev_type': chosen.get(f.address)})
     return Settings(compute, controller, rows, warnings,
-                    placement(host, compute))
+                    placement(host, compute, release))
 
 
-def placement(host: sysfs.Host, compute: list[Setting]) -> list[dict]:
+def placement(host: sysfs.Host, compute: list[Setting],
+              release: str = releases.NEWEST) -> list[dict]:
     """The device providers Nova makes under the compute node's provider
     (ROOT) from these compute settings (as generate writes them) on this
-    hardware, as nova 34 makes them, sorted by name.
+    hardware, as the release's Nova makes them, sorted by name. Nova 34
+    (2026.2) brought OWNER_NOVA and HW_PCI_LIVE_MIGRATABLE; before, the
+    providers have neither.
 
     pci_placement_translator, with report_in_placement: a type-PCI or
     type-PF function the first matching device_spec picks is provider
@@ -242,7 +254,8 @@ def placement(host: sysfs.Host, compute: list[Setting]) -> list[dict]:
         traits = {novaconf.normalize_trait(t)
                   for t in spec.get('traits', '').split(',') if t}
         traits.update(PCI_TRAITS)
-        if strutils.bool_from_string(spec.get('live_migratable')):
+        if strutils.bool_from_string(spec.get('live_migratable')) and (
+                releases.has('live_migratable_trait', release)):
             traits.add('HW_PCI_LIVE_MIGRATABLE')
         if strutils.bool_from_string(spec.get('one_time_use')) and not is_vf:
             traits.add('HW_PCI_ONE_TIME_USE')
@@ -264,8 +277,12 @@ def placement(host: sysfs.Host, compute: list[Setting]) -> list[dict]:
         if total:
             name = '%s_pci_%s' % (ROOT, re.sub('[:.]', '_', f.address))
             found[name] = {'provider': name, 'resource_class': 'VGPU',
-                           'total': total, 'traits': ['OWNER_NOVA'],
+                           'total': total, 'traits': [],
                            'devices': [f.address]}
+    if releases.has('owner_nova', release):
+        for provider in found.values():
+            provider['traits'] = sorted(set(provider['traits'])
+                                        | {'OWNER_NOVA'})
     return [found[name] for name in sorted(found)]
 
 

@@ -3,10 +3,12 @@ capacity estimates too), and the exporter that repeats that read in the
 background and answers every scrape from the last one."""
 from __future__ import annotations
 
+import http.server
+import socket
 import threading
 import time
 
-from gpuclient.access import http
+from gpuclient.access import http as access_http
 from gpuclient.model import metrics as metrics_model
 from gpuclient.operations import flavors as flavor_ops
 from gpuclient.operations import reading
@@ -50,13 +52,14 @@ def estate_registry(cloud, nova_conf=None):
 
 
 class Exporter:
-    """A prometheus_client collector serving the families of the last
-    successful refresh, and the exporter's own health.
+    """The text of the last successful refresh, and the exporter's own
+    health.
 
-    refresh() returns (registry, note) and raises on failure: its families
-    are copied once per refresh, so a scrape costs no request and never
-    waits on one. A failed refresh keeps the last good families (marked
-    stale by the health series) until one succeeds again.
+    refresh() returns (registry, note) and raises on failure. Its text is
+    written once per refresh, so a scrape costs no request and no
+    formatting of thousands of series, and never waits on a refresh (the
+    bench measures both). A failed refresh keeps the last good text
+    (marked stale by the health series) until one succeeds again.
     """
 
     def __init__(self, refresh, interval: float, log):
@@ -64,33 +67,43 @@ class Exporter:
         self.interval = interval
         self.log = log
         self.health = metrics_model.Health()
-        self._families: list = []
+        self._text = b''
         self._note = None
         self._failing = None   # the last failure's line, logged once
 
     def collect(self):
-        families, health = self._families, self.health  # one refresh's
-        yield from families
-        yield from metrics_model.health_families(health, time.time())
+        """The health families, as a prometheus_client collector."""
+        return metrics_model.health_families(self.health, time.time())
+
+    def exposition(self) -> bytes:
+        """What a scrape gets: the last good refresh's series, then the
+        health series of now (text format 0.0.4: families may follow one
+        another in any order)."""
+        from prometheus_client import CollectorRegistry
+
+        text = self._text   # one refresh's, whatever happens meanwhile
+        health = CollectorRegistry(auto_describe=False)
+        health.register(self)
+        return text + metrics_model.exposition(health)
 
     def refresh(self) -> bool:
         started = time.monotonic()
         try:
             reg, note = self._refresh()
-            families = list(reg.collect())
+            text = metrics_model.exposition(reg)
         except Exception as e:   # noqa: BLE001 - the exporter must go on
             service = (getattr(e, 'service', None)
-                       if isinstance(e, http.CloudError) else None)
+                       if isinstance(e, access_http.CloudError) else None)
             self.health.failed(service or 'exporter',
                                time.monotonic() - started)
-            line = str(e) if isinstance(e, http.CloudError) else (
+            line = str(e) if isinstance(e, access_http.CloudError) else (
                 'refresh failed: %s: %s' % (type(e).__name__, e))
             if line != self._failing:
                 self.log('%s; serving the data of %s' % (
                     line, metrics_model.age_words(self.health, time.time())))
                 self._failing = line
             return False
-        self._families = families
+        self._text = text
         self.health.succeeded(time.monotonic() - started, time.time())
         if self._failing:
             self.log('refresh succeeded again')
@@ -116,14 +129,14 @@ def serve(cloud, nova_conf, address: str, port: int, interval: float,
     """Answer scrapes at http://address:port/metrics until `stop` is set,
     refreshing in a background thread. Raises OSError if the address
     cannot be bound."""
-    from prometheus_client import CollectorRegistry
-    from prometheus_client import start_http_server
+    def refresh():
+        cloud.forget_reads()   # hosts added since the last refresh
+        return estate_registry(cloud, nova_conf)
 
-    exporter = Exporter(lambda: estate_registry(cloud, nova_conf), interval,
-                        log)
-    reg = CollectorRegistry(auto_describe=False)
-    reg.register(exporter)
-    start_http_server(port, addr=address, registry=reg)  # daemon threads
+    exporter = Exporter(refresh, interval, log)
+    server = _server(exporter, address, port)
+    threading.Thread(target=server.serve_forever, daemon=True,
+                     name='gpuclient-http-server').start()
     log('serving GPU metrics on http://%s/metrics, refreshed every %g s' % (
         '[%s]:%d' % (address, port) if ':' in address
         else '%s:%d' % (address, port), interval))
@@ -132,3 +145,31 @@ def serve(cloud, nova_conf, address: str, port: int, interval: float,
     threading.Thread(target=exporter.run, args=(stop,), daemon=True,
                      name='gpuclient-refresh').start()
     stop.wait()
+
+
+def _server(exporter: Exporter, address: str, port: int):
+    """A threaded HTTP server answering GET /metrics with the exporter's
+    text (every other path: 404), one thread per scrape, daemon threads."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.split('?')[0] != '/metrics':
+                self.send_error(404, 'only /metrics is served here')
+                return
+            body = exporter.exposition()
+            self.send_response(200)
+            self.send_header('Content-Type', CONTENT_TYPE_LATEST)
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):   # a line per scrape: too many
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+        address_family = (socket.AF_INET6 if ':' in address
+                          else socket.AF_INET)
+
+    return Server((address, port), Handler)

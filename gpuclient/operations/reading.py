@@ -251,6 +251,21 @@ def check_model(model):
             % (model, ', '.join(devices.known_models())))
 
 
+def cloud_release(cloud) -> tuple[tuple[str, ...], str]:
+    """(the releases the cloud's Nova may be, its maximum compute
+    microversion): one release, or two that share that maximum."""
+    from gpuclient.model import releases
+
+    version = cloud.compute.max_microversion()
+    found = releases.from_compute(version)
+    if not found:
+        raise exceptions.CommandError(
+            'this cloud\'s Nova (compute API up to %s) is older than %s, '
+            'the oldest release the plugin knows' % (version,
+                                                     releases.OLDEST))
+    return found, version
+
+
 def load_nova_conf(paths):
     if not paths:
         return None

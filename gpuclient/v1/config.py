@@ -25,6 +25,48 @@ _HEADINGS = {
                   '/etc/kolla/config/nova.conf)'}
 
 
+def _release_type(text):
+    from gpuclient.model import releases
+
+    try:
+        return releases.check(text.strip())
+    except ValueError as e:
+        raise exceptions.CommandError('--release: %s' % e)
+
+
+def _add_release(parser, what):
+    parser.add_argument('--release', metavar='<release>', type=_release_type,
+                        help='%s this OpenStack release (2024.1 to 2026.2); '
+                             'default: the cloud\'s, asked of its Nova when '
+                             'credentials are given, else the newest' % what)
+
+
+def _release(app, given):
+    """(the releases the cloud may run, a line saying how that was told)."""
+    from gpuclient.model import releases
+    from gpuclient.operations import reading
+
+    if given:
+        return (given,), None
+    manager = app.client_manager
+    config = manager._cli_options.config
+    if not ((config.get('auth') or {}).get('auth_url')
+            or config.get('auth_type') == 'none'):
+        return (releases.NEWEST,), (
+            'checked against %s, the newest release: give --release, or '
+            'credentials to ask the cloud' % releases.NEWEST)
+    # auth_required = False made OSC load no auth plugin: do what its shell
+    # does for a command that needs one (osc_lib/shell.py
+    # prepare_to_run_command), now that the cloud is to be asked.
+    manager._cli_options = app.cloud_config.get_one(
+        cloud=app.options.cloud, argparse=app.options, validate=True)
+    manager._auth_required = True
+    manager.setup_auth()
+    found, version = reading.cloud_release(manager.gpu)
+    return found, ('checked against %s: the cloud\'s compute API goes up '
+                   'to %s' % (releases.words(found), version))
+
+
 def _read_host(path):
     from gpuclient.hostconfig import sysfs
 
@@ -84,6 +126,8 @@ class GenerateConfig(base.ShowOne):
                             default=[], help='enable this mdev type (e.g. '
                             'nvidia-11; repeatable, GPUs are shared between '
                             'them); default: the first type each GPU lists')
+        _add_release(parser, 'write the settings, and predict the '
+                             'providers, of')
         return parser
 
     def take_action(self, args):
@@ -101,11 +145,21 @@ class GenerateConfig(base.ShowOne):
             pci_id, trait = _per_device('--trait', text)
             traits.setdefault(pci_id, []).append(trait)
         host = _read_host(args.sysfs)
-        found = nova_settings.generate(
-            host, vendor_ids=args.vendor_id, one_time_use=args.one_time_use,
-            live_migratable=args.live_migratable,
-            alias_prefix=args.alias_prefix, mdev_types=args.mdev_type,
-            classes=classes, traits=traits)
+        release, told = _release(self.app, args.release)
+        try:
+            # of two releases that share a compute API, the older
+            found = nova_settings.generate(
+                host, vendor_ids=args.vendor_id,
+                one_time_use=args.one_time_use,
+                live_migratable=args.live_migratable,
+                alias_prefix=args.alias_prefix, mdev_types=args.mdev_type,
+                classes=classes, traits=traits, release=release[0])
+        except ValueError as e:
+            raise exceptions.CommandError(str(e))
+        if told and len(release) > 1:
+            found.warnings.append(
+                '%s: the settings and providers are %s\'s' % (told,
+                                                             release[0]))
         # The table view is nova.conf text (what an operator pastes); every
         # other format is the data.
         wanted = args.columns or ['compute', 'controller']
@@ -163,6 +217,7 @@ class CheckConfig(base.Lister):
                                                   'laid out as /sys'),
                             help='also check against this host\'s hardware: '
                                  '/sys or a copy of it')
+        _add_release(parser, 'check against')
         return parser
 
     def take_action(self, args):
@@ -174,14 +229,21 @@ class CheckConfig(base.Lister):
         except novaconf.ConfigError as e:
             raise exceptions.CommandError(str(e))
         host = _read_host(args.sysfs) if args.sysfs else None
-        found = nova_checks.check(conf, host)
+        release, told = _release(self.app, args.release)
+        found = nova_checks.check(conf, host, release)
         errors = sum(f.level == nova_checks.ERROR for f in found)
+        # the verdict says which release's rules it applied
         files = ', '.join(args.files)
+        suffix = ' (%s)' % told if told else ''
+        if not found:
+            note = 'no problems found in %s%s' % (files, suffix)
+        else:
+            note = told if told and not errors else None
         return columns.table(
             CHECK, found,
-            failure=errors and '%d error%s in %s' % (
-                errors, '' if errors == 1 else 's', files),
-            note=None if found else 'no problems found in %s' % files)
+            failure=errors and '%d error%s in %s%s' % (
+                errors, '' if errors == 1 else 's', files, suffix),
+            note=note)
 
 
 def _per_device(option, text):

@@ -19,6 +19,7 @@ import time
 from gpu_sandbox import client
 from gpu_sandbox import fleet as fleet_mod
 from gpu_sandbox import rehearsal
+from gpu_sandbox import releases
 
 # Seconds `start` waits for Keystone, then for Nova's computes to report
 # every device to Placement: 19 s for the default fleet on an idle 2-core
@@ -63,10 +64,10 @@ def _tail(path, lines=20) -> str:
         return '(no log)'
 
 
-def _spawn(state, name, module, args, env):
+def _spawn(state, name, module, args, env, python=sys.executable):
     log = open(state.log(name), 'ab')
     return subprocess.Popen(
-        [sys.executable, '-m', module] + args, stdout=log, stderr=log,
+        [python, '-m', module] + args, stdout=log, stderr=log,
         stdin=subprocess.DEVNULL, env=env, start_new_session=True).pid
 
 
@@ -112,7 +113,19 @@ def start(args) -> int:
         fleet_data = rehearsal.fleet_data(args.sysfs, args.nova_conf)
     else:
         fleet_data = fleet_mod.read(args.fleet)
+    release = releases.get(args.release)
+    fleet_data, notes = fleet_mod.for_release(fleet_data, release)
+    for line in notes:
+        print('gpu-sandbox: %s' % line)
     fleet = fleet_mod.parse(fleet_data)
+    python = releases.python(release)
+    if data.get('release', releases.DEFAULT) != release.name:
+        # Keystone's database is that release's schema: start it afresh.
+        for name in ('keystone.sqlite', 'keystone.bootstrapped'):
+            try:
+                os.unlink(os.path.join(state.dir, name))
+            except FileNotFoundError:
+                pass
     started = time.monotonic()
     os.makedirs(os.path.join(state.dir, 'logs'), exist_ok=True)
     # The fleet as this start runs it, and the nova.conf of each service.
@@ -128,21 +141,23 @@ def start(args) -> int:
         member_password=data.get('member_password') or secrets.token_hex(12),
         ports={name: _free_port(old_ports.get(name))
                for name in ('keystone', 'nova', 'placement', 'control')},
-        hosts=[h.name for h in fleet.hosts])
+        hosts=[h.name for h in fleet.hosts], release=release.name)
     urls = client.urls(data['ports'])
-    env = dict(os.environ, GPU_SANDBOX_ADMIN_PASSWORD=data['admin_password'])
+    env = dict(os.environ, GPU_SANDBOX_ADMIN_PASSWORD=data['admin_password'],
+               **release.environ)
     # Keystone bootstraps while Nova starts: neither needs the other until
     # the first authenticated request.
     data['pids'] = {
         'keystone': _spawn(state, 'keystone', 'gpu_sandbox.identity',
                            ['--state-dir', state.dir,
-                            '--port', str(data['ports']['keystone'])], env),
+                            '--port', str(data['ports']['keystone'])], env,
+                           python),
         'cloud': _spawn(state, 'cloud', 'gpu_sandbox.cloud', [
             '--fleet', fleet_file, '--keystone-url', urls['identity'],
             '--nova-port', str(data['ports']['nova']),
             '--placement-port', str(data['ports']['placement']),
             '--control-port', str(data['ports']['control']),
-            '--log-file', state.log('cloud')], env)}
+            '--log-file', state.log('cloud')], env, python)}
     state.write(data)
     import requests
 
@@ -161,9 +176,10 @@ def start(args) -> int:
         stop(args, quiet=True)
         print('gpu-sandbox start failed: %s' % e, file=sys.stderr)
         return 1
-    print('gpu-sandbox ready in %.1fs: %d hosts, %d device providers in '
-          'Placement' % (time.monotonic() - started, len(fleet.hosts),
-                         len(providers)))
+    print('gpu-sandbox ready in %.1fs: OpenStack %s, %d hosts, %d device '
+          'providers in Placement' % (time.monotonic() - started,
+                                      release.name, len(fleet.hosts),
+                                      len(providers)))
     if fleet.nova_conf:  # what the rehearsal is for
         for name, inventory in sorted(providers.items()):
             print('  %s  %s' % (name, ', '.join(
@@ -323,6 +339,11 @@ def main(argv=None) -> int:
     p.add_argument('--fleet', help='"default" (the built-in fleet of 9 '
                    'hosts), "legacy" (the same hosts without PCI in '
                    'Placement) or a fleet YAML file')
+    p.add_argument('--release', default=releases.DEFAULT,
+                   choices=sorted(releases.RELEASES),
+                   help='the OpenStack release to run (default %(default)s): '
+                        'its Nova, Placement and Keystone, in a virtualenv '
+                        'of its own made on first use (about a minute)')
     p.add_argument('--sysfs', metavar='DIR', help='rehearse one host: its '
                    'hardware from DIR, a copy of its /sys (DIR/bus/pci/'
                    'devices/...); needs --nova-conf')
@@ -364,7 +385,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (client.SandboxError, fleet_mod.FleetError, StartError) as e:
+    except (client.SandboxError, fleet_mod.FleetError, StartError,
+            releases.ReleaseError) as e:
         print('gpu-sandbox: %s' % e, file=sys.stderr)
         return 1
     except Exception as e:  # an HTTP error from a service, say

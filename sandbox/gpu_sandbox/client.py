@@ -186,6 +186,13 @@ class Sandbox:
         self.urls = urls(self.data['ports'])
         self._sessions = {}
 
+    @property
+    def release(self):
+        """The releases.Release this sandbox runs."""
+        from gpu_sandbox import releases
+
+        return releases.get(self.data.get('release'))
+
     def session(self, cloud: str = ADMIN_CLOUD):
         if cloud not in self._sessions:
             self._sessions[cloud] = session(self.data, cloud)

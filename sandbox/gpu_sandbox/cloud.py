@@ -65,11 +65,25 @@ class Cloud(base.ServersTestBase):
         if self.fleet.nova_conf:  # a rehearsal: the operator's settings
             self.operator_conf = rehearsal.operator_conf(self.fleet.nova_conf)
         self.apply(self.operator_conf or self.fleet.controller_conf())
-        super().setUp()
+        # Nova 34's base keeps its Placement fixture as placement_fixture;
+        # Nova 29's (2024.1) keeps only its client: note the fixture as it
+        # starts, for its database (keystone_fronted_apps).
+        from nova.tests.functional import fixtures as func_fixtures
+
+        started = []
+        real_setup = func_fixtures.PlacementFixture.setUp
+
+        def note_setup(fixture):
+            real_setup(fixture)
+            started.append(fixture)
+
+        with mock.patch.object(func_fixtures.PlacementFixture, 'setUp',
+                               note_setup):
+            super().setUp()
+        if not hasattr(self, 'placement_fixture'):
+            self.placement_fixture = started[-1]
         # A vGPU boot creates a mediated device on the host's fake libvirt.
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova.virt.libvirt.driver.LibvirtDriver._create_mdev',
-            hardware.create_mdev))
+        self.patch_mdev_creation()
         # A resize or cold migration copies instance files the fake hosts
         # do not have; Nova's own libvirt functional tests stub this one
         # call the same way (nova/tests/functional/regressions/
@@ -79,6 +93,38 @@ class Cloud(base.ServersTestBase):
             'migrate_disk_and_power_off', return_value='{}'))
         for host in self.fleet.hosts:
             self.start_host(host)
+
+    def patch_mdev_creation(self):
+        """Nova 34's driver creates an mdev through LibvirtDriver._create_mdev:
+        that one method is replaced. Nova 29's (2024.1) calls
+        nova.privsep.libvirt.create_mdev(address, type, uuid) with no
+        driver at hand; it is replaced as Nova 29's own vGPU tests do
+        (nova/tests/functional/libvirt/test_vgpu.py: the driver is noted in
+        _get_vgpu_type_per_pgpu, which runs just before)."""
+        from nova.virt.libvirt import driver as libvirt_driver
+
+        if hasattr(libvirt_driver.LibvirtDriver, '_create_mdev'):
+            self.useFixture(fixtures.MonkeyPatch(
+                'nova.virt.libvirt.driver.LibvirtDriver._create_mdev',
+                hardware.create_mdev))
+            return
+        current = threading.local()
+        real_type = libvirt_driver.LibvirtDriver._get_vgpu_type_per_pgpu
+
+        def noting_type(driver, *args):
+            current.driver = driver
+            return real_type(driver, *args)
+
+        def create(address, mdev_type, uuid=None):
+            return hardware.create_mdev(
+                current.driver, fleet_mod.libvirt_name(address), mdev_type,
+                uuid)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.libvirt.driver.LibvirtDriver._get_vgpu_type_per_pgpu',
+            noting_type))
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.privsep.libvirt.create_mdev', create))
 
     def apply(self, conf):
         """Set nova.conf values, as the fleet gives them, for what starts

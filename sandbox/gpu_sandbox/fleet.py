@@ -433,3 +433,21 @@ def read(name_or_path: str | None = None) -> dict:
 
 def load(name_or_path: str | None = None) -> Fleet:
     return parse(read(name_or_path))
+
+
+def for_release(data: dict, release) -> tuple[dict, list[str]]:
+    """The fleet as `release` can make it, and a line for each shape left
+    out: one_time_use before 2025.2 (Nova 32's device_spec key; Nova 29
+    would keep it as a tag that nothing reads, and reserve nothing)."""
+    import copy
+
+    data = copy.deepcopy(data)
+    left = []
+    if not release.one_time_use:
+        for name, host in (data.get('hosts') or {}).items():
+            for device in (host or {}).get('pci') or ():
+                if device.pop('one_time_use', False):
+                    left.append('%s %s' % (name, device.get('address')))
+    notes = ['one-time-use left out on %s (Nova has one_time_use from '
+             '2025.2): %s' % (release.name, ', '.join(left))] if left else []
+    return data, notes

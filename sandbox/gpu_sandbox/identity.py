@@ -1,6 +1,7 @@
 """The sandbox's first process: real Keystone on SQLite, bootstrapped once
 into the state dir and reused by later starts."""
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -59,6 +60,16 @@ def main(argv=None):
         f.write(KEYSTONE_CONF.format(state=state))
     bootstrap(state, 'http://127.0.0.1:%d/v3' % args.port,
               os.environ['GPU_SANDBOX_ADMIN_PASSWORD'])
+    # Write-ahead logging: a write no longer waits for the readers. Keystone
+    # 25 (2024.1, SQLAlchemy 1.4) keeps a read transaction open while it
+    # writes in another (POST /v3/services), and with SQLite's default
+    # journal answers "database is locked" (HTTP 500). The mode is kept in
+    # the file; setting it again costs nothing.
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(
+            os.path.join(state, 'keystone.sqlite'))) as db:
+        db.execute('PRAGMA journal_mode=WAL')
     os.environ['OS_KEYSTONE_CONFIG_FILES'] = conf
     from keystone.server import wsgi
     sys.argv[1:] = []  # keystone parses the command line as its own config

@@ -92,7 +92,10 @@ def build(sandbox: client.Sandbox, say=print) -> None:
               if name not in servers]
     waiting = any(reserved and not used
                   for _, reserved, used in _h100s(sandbox))
-    if not waiting and RELEASED[0] not in servers:
+    if not sandbox.release.one_time_use:
+        say('no released one-time-use H100 on %s (one_time_use needs '
+            '2025.2)' % sandbox.release.name)
+    elif not waiting and RELEASED[0] not in servers:
         wanted.append(RELEASED)
     # One at a time: the sandbox's Nova (one process) once hung for good
     # on nine builds at once.

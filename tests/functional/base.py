@@ -144,6 +144,7 @@ class SandboxTestCase(testtools.TestCase):
     def wait_reserved(self, provider_name, resource_class, reserved=1,
                       timeout=30):
         """Nova reserves a one-time-use device a moment after the claim."""
+        self.needs_one_time_use()
         deadline = time.monotonic() + timeout
         while self.inventory(provider_name,
                              resource_class)['reserved'] != reserved:
@@ -152,10 +153,24 @@ class SandboxTestCase(testtools.TestCase):
                             % (provider_name, reserved))
             time.sleep(0.2)
 
+    def nova_traits(self) -> set[str]:
+        """The traits Nova puts on every provider it makes for a device:
+        OWNER_NOVA from 2026.2 (Nova 34) on, none before."""
+        return {'OWNER_NOVA'} if self.sandbox().release.owner_nova else set()
+
+    def needs_one_time_use(self):
+        """Skip a test of one-time-use devices on a release without them
+        (gpu-sandbox start --release leaves them out before 2025.2)."""
+        release = self.sandbox().release
+        if not release.one_time_use:
+            self.skipTest('one-time-use devices need 2025.2 or later; this '
+                          'sandbox runs %s' % release.name)
+
     def released_h100(self):
         """Boot an h100 server and delete it once Nova has reserved its
         one-time-use device: that device's provider name, now reserved and
         unused (and back in service at the end of the test)."""
+        self.needs_one_time_use()
         server = self.boot(self.create_flavor(
             {'pci_passthrough:alias': 'h100:1'}))
         [name] = [n for n in self.allocations(server['id'])

@@ -5,7 +5,7 @@ import uuid
 from gpu_sandbox import client
 from tests.functional import base
 
-PCI_TRAITS = {'COMPUTE_MANAGED_PCI_DEVICE', 'OWNER_NOVA'}
+PCI_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
 HOSTS = ['gpu-a30-1', 'gpu-a100-1', 'gpu-h100-1', 'gpu-rtx-1', 'vgpu-1',
          'gpu-l40s-1', 'gpu-sriov-1', 'vgpu-2', 'cyborg-1']
 # Placement's roots are the hypervisor hostnames
@@ -16,6 +16,10 @@ class TestDefaultFleet(base.SandboxTestCase):
 
     def test_every_device_is_in_placement_as_nova_makes_it(self):
         l40s = 'gpu-l40s-1.dc1.example.org'
+        nova = self.nova_traits()   # OWNER_NOVA from 2026.2
+        PCI_TRAITS = {PCI_TRAIT} | nova
+        one_time_use = ({'HW_PCI_ONE_TIME_USE'}
+                        if self.sandbox().release.one_time_use else set())
         expected = {
             'gpu-a30-1_0000:81:00.0': ('CUSTOM_PCI_10DE_20B7', 1, PCI_TRAITS),
             'gpu-a30-1_0000:82:00.0': ('CUSTOM_PCI_10DE_20B7', 1, PCI_TRAITS),
@@ -34,13 +38,13 @@ class TestDefaultFleet(base.SandboxTestCase):
         for address in ('C1', 'C2'):
             expected['gpu-h100-1_0000:%s:00.0' % address] = (
                 'CUSTOM_PCI_10DE_2330', 1,
-                PCI_TRAITS | {'HW_PCI_ONE_TIME_USE'})
+                PCI_TRAITS | one_time_use)
         for address in ('84', '85', '86', '87'):
             expected['vgpu-1_pci_0000_%s_00_0' % address] = (
-                'VGPU', 16, {'OWNER_NOVA'})
+                'VGPU', 16, nova)
         for address in ('3d', '3e'):
             expected['vgpu-2_pci_0000_%s_00_0' % address] = (
-                'CUSTOM_VGPU_A16', 8, {'OWNER_NOVA'})
+                'CUSTOM_VGPU_A16', 8, nova)
         providers = self.placement('GET', '/resource_providers')[
             'resource_providers']
         roots = {p['uuid']: p['name'] for p in providers

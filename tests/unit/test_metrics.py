@@ -185,11 +185,9 @@ class TestExporter(testtools.TestCase):
         return metrics.registry([gpu('0000:81:00.0', found)], []), None
 
     def scrape(self):
-        from prometheus_client import CollectorRegistry
-
-        reg = CollectorRegistry(auto_describe=False)
-        reg.register(self.exporter)
-        return parse(reg)
+        return {f.name: f.samples for f in
+                parser.text_string_to_metric_families(
+                    self.exporter.exposition().decode())}
 
     def value(self, found, name, **labels):
         [sample] = [s for s in found[name]
