@@ -286,12 +286,14 @@ def placement(host: sysfs.Host, compute: list[Setting],
     return [found[name] for name in sorted(found)]
 
 
-def placement_text(providers: list[dict]) -> str:
-    """The predicted providers as nova.conf comment lines."""
+def placement_text(providers: list[dict],
+                   release: str = releases.NEWEST) -> str:
+    """The predicted providers as nova.conf comment lines, saying which
+    release's Nova they are predicted for."""
     if not providers:
         return ''
-    lines = ['# Placement will show (%s: this host\'s hypervisor hostname):'
-             % ROOT]
+    lines = ['# Placement will show with %s\'s Nova (%s: this host\'s '
+             'hypervisor hostname):' % (release, ROOT)]
     lines.extend('#   %s  %s total %d  %s' % (
         p['provider'], p['resource_class'], p['total'], ','.join(p['traits']))
         for p in providers)

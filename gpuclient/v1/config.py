@@ -168,7 +168,8 @@ class GenerateConfig(base.ShowOne):
             try:
                 ini = nova_settings.ini(getattr(found, name))
                 if name == 'compute' and ini:
-                    ini += nova_settings.placement_text(found.placement)
+                    ini += nova_settings.placement_text(found.placement,
+                                                        release[0])
             except ValueError as e:
                 raise exceptions.CommandError(str(e))
             if name in wanted and ini:

@@ -421,8 +421,9 @@ class TestPlacement(TestCase):
     def test_shown_as_comments_in_the_compute_block(self):
         found = nova_settings.generate(host('sriov'))
         self.assertEqual(
-            "# Placement will show (<hypervisor>: this host's hypervisor "
-            "hostname):\n#   <hypervisor>_0000:4D:00.0  CUSTOM_PCI_1002_686C "
-            "total 4  COMPUTE_MANAGED_PCI_DEVICE,OWNER_NOVA\n",
+            "# Placement will show with 2026.2's Nova (<hypervisor>: this "
+            "host's hypervisor hostname):\n#   <hypervisor>_0000:4D:00.0  "
+            "CUSTOM_PCI_1002_686C total 4  "
+            "COMPUTE_MANAGED_PCI_DEVICE,OWNER_NOVA\n",
             nova_settings.placement_text(found.placement))
         self.assertEqual('', nova_settings.placement_text([]))
