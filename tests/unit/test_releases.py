@@ -40,20 +40,9 @@ class TestFromCompute(testtools.TestCase):
 
 class TestCheck(testtools.TestCase):
 
-    def load(self, text):
-        directory = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, directory)
-        path = os.path.join(directory, 'nova.conf')
-        with open(path, 'w') as f:
-            f.write(text)
-        return novaconf.load([path]), path
-
-    def text(self):
-        with open(ONE_TIME_USE) as f:
-            return f.read()
-
     def test_one_time_use_needs_2025_2(self):
-        conf, path = self.load(self.text())
+        path = ONE_TIME_USE
+        conf = novaconf.load([path])
         self.assertEqual([], nova_checks.check(conf))   # the newest
         self.assertEqual([], nova_checks.check(conf, release=('2025.2',)))
         [found] = nova_checks.check(conf, release=('2024.1', '2024.2'))
@@ -65,8 +54,14 @@ class TestCheck(testtools.TestCase):
         self.assertEqual(nova_checks.WARNING, found.level)
 
     def test_an_alias_asking_live_migratable_before_2025_1(self):
-        conf, path = self.load(self.text().replace(
-            '"type-PCI"}', '"type-PCI", "live_migratable": "yes"}'))
+        # the fixture, with an alias that asks for live_migratable
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory)
+        path = os.path.join(directory, 'nova.conf')
+        with open(ONE_TIME_USE) as src, open(path, 'w') as f:
+            f.write(src.read().replace(
+                '"type-PCI"}', '"type-PCI", "live_migratable": "yes"}'))
+        conf = novaconf.load([path])
         self.assertEqual([], nova_checks.check(conf, release=('2025.2',)))
         [alias] = [f for f in nova_checks.check(conf, release=('2024.1',))
                    if 'alias' in f.problem]
