@@ -49,6 +49,38 @@ class Settings:
     devices: list[dict]
     warnings: list[str]
     placement: list[dict] = dataclasses.field(default_factory=list)
+    # the PFs whose VFs must be enabled at every boot (sriov_unit)
+    sriov_gpus: list[str] = dataclasses.field(default_factory=list)
+
+
+# seed 004 (Nova's vGPU guide): SR-IOV GPUs' VFs are enabled by NVIDIA's
+# sriov-manage at every boot, before nova-compute lists them.
+SRIOV_MANAGE = '/usr/lib/nvidia/sriov-manage'
+SRIOV_UNIT = '''[Unit]
+Description=Enable NVIDIA GPU virtual functions of %i
+After=nvidia-vgpu-mgr.service nvidia-vgpud.service
+Before=nova-compute.service
+
+[Service]
+Type=oneshot
+ExecStart=''' + SRIOV_MANAGE + ''' -e %i
+TimeoutSec=120
+RemainAfterExit=true
+
+[Install]
+WantedBy=multi-user.target'''
+
+
+def sriov_unit(gpus: list[str]) -> str:
+    """The systemd template unit enabling the GPUs' VFs at boot, and the
+    commands that enable it for each GPU; '' without SR-IOV vGPU GPUs."""
+    if not gpus:
+        return ''
+    return '\n'.join(
+        ['# /etc/systemd/system/nvidia-sriov-manage@.service'] + [
+            ('# ' + line).rstrip() for line in SRIOV_UNIT.splitlines()]
+        + ['# then: systemctl enable --now nvidia-sriov-manage@%s.service'
+           % gpu for gpu in gpus]) + '\n'
 
 
 def _ini_value(value):
@@ -118,11 +150,16 @@ def alias_name(f: sysfs.PciFunction, prefix: str = '') -> str:
     return prefix + name
 
 
-def _role(f: sysfs.PciFunction) -> str:
+def _role(host: sysfs.Host, f: sysfs.PciFunction) -> str:
     if f.sriov_numvfs > 0:
+        if any(host.functions[v].mdev_types for v in f.virtfns
+               if v in host.functions):
+            return 'vgpu-vfs'          # an SR-IOV GPU: its VFs hold vGPUs
         return 'vfs'                   # its VFs are passed through instead
     if f.mdev_types and f.driver != VFIO:
         return 'vgpu'
+    if f.sriov_totalvfs > 0 and f.driver not in (None, VFIO):
+        return 'vfs-off'               # SR-IOV, VFs not enabled, host-held
     return 'passthrough'
 
 
@@ -154,8 +191,9 @@ def generate(host: sysfs.Host, vendor_ids=(), one_time_use=False,
         warnings.append('no GPU (PCI class 03) found%s' % (
             ' of vendor %s' % ', '.join(sorted(vendor_ids))
             if vendor_ids else ''))
-    passthrough = [f for f in gpus if _role(f) == 'passthrough']
-    vgpus = [f for f in gpus if _role(f) == 'vgpu']
+    roles = {f.address: _role(host, f) for f in gpus}
+    passthrough = [f for f in gpus if roles[f.address] == 'passthrough']
+    vgpus = [f for f in gpus if roles[f.address] == 'vgpu']
     compute, controller, rows = [], [], []
     specs = _device_specs(host, passthrough, one_time_use, live_migratable,
                           warnings)
@@ -206,16 +244,18 @@ def generate(host: sysfs.Host, vendor_ids=(), one_time_use=False,
             % novaconf.PCI_FILTER))
     chosen = _mdev_settings(vgpus, mdev_types, compute, warnings)
     for f in gpus:
-        _warn_host_side(host, f, _role(f), warnings)
+        _warn_host_side(host, f, roles[f.address], warnings)
         rows.append({
             'address': f.address, 'vendor_id': f.vendor_id,
             'product_id': f.product_id, 'name': _names(f),
             'device_type': f.device_type, 'driver': f.driver,
             'iommu_group': f.iommu_group, 'numa_node': f.numa_node,
-            'use': _role(f), 'alias': names.get(f.address),
+            'use': roles[f.address], 'alias': names.get(f.address),
             'mdev_type': chosen.get(f.address)})
     return Settings(compute, controller, rows, warnings,
-                    placement(host, compute, release))
+                    placement(host, compute, release),
+                    [f.address for f in gpus
+                     if roles[f.address] == 'vgpu-vfs'])
 
 
 def placement(host: sysfs.Host, compute: list[Setting],
@@ -330,19 +370,24 @@ def _device_specs(host, passthrough, one_time_use, live_migratable,
 
 
 def _mdev_settings(vgpus, wanted, compute, warnings) -> dict[str, str]:
-    """[devices]/[mdev_<type>] for the mdev-capable GPUs; {address: type}.
-    The first type each GPU lists unless types are asked for; GPUs are
-    shared round robin between the asked types they support."""
+    """[devices]/[mdev_<type>] for the mdev-capable GPUs (an SR-IOV GPU's
+    VFs, which device_addresses then lists); {address: type}. The first
+    type each GPU lists unless types are asked for; GPUs are shared round
+    robin between the asked types they support."""
     chosen: dict[str, str] = {}
     several: dict[tuple, list[str]] = {}
-    for i, f in enumerate(vgpus):
+    # a GPU serves one type at a time: an SR-IOV GPU's VFs share its turn
+    gpus = list(dict.fromkeys(f.physfn or f.address for f in vgpus))
+    for f in vgpus:
         offered = [t.id for t in f.mdev_types]
         usable = [t for t in wanted if t in offered] if wanted else offered
         if not usable:
             warnings.append('%s offers none of the mdev types asked for (it '
                             'offers %s)' % (f.address, ', '.join(offered)))
             continue
-        chosen[f.address] = usable[i % len(usable)] if wanted else usable[0]
+        turn = gpus.index(f.physfn or f.address)
+        chosen[f.address] = usable[turn % len(usable)] if wanted else (
+            usable[0])
         if not wanted and len(offered) > 1:
             several.setdefault(tuple(offered), []).append(f.address)
     for offered, addresses in several.items():
@@ -372,6 +417,12 @@ def _warn_host_side(host, f, role, warnings):
             'driverctl set-override %s vfio-pci) so the host does not hold '
             'it' % (f.address, _names(f), 'bound to %s' % f.driver
                     if f.driver else 'unbound', f.address))
+    if role == 'vfs-off':
+        warnings.append(
+            '%s (%s) is an SR-IOV GPU held by %s with no VF enabled: for '
+            'vGPUs enable its VFs at every boot (%s -e %s; the unit below), '
+            'or bind it to vfio-pci to pass it through whole' % (
+                f.address, _names(f), f.driver, SRIOV_MANAGE, f.address))
     if role == 'vgpu' and f.driver in (None, VFIO):
         warnings.append('%s offers mdev types but is bound to %s: vGPUs need '
                         'the vendor\'s vGPU manager driver'

@@ -117,6 +117,13 @@ class NovaConf:
     # (Entry or None, message): values Nova would refuse
     errors: list[tuple[Entry | None, str]]
 
+    @property
+    def host(self) -> str | None:
+        """[DEFAULT] host (Nova's service host) as the files set it."""
+        found = [e.value.strip() for e in self.entries
+                 if e.section == 'DEFAULT' and e.key == 'host']
+        return found[-1] if found and found[-1] else None
+
 
 def resource_class(requested: str | None, vendor_id, product_id) -> str:
     """nova.compute.pci_placement_translator.get_resource_class: the

@@ -38,6 +38,10 @@ class Held:
                   'amount': self.amount, 'provider': d.provider_uuid}
         if d.hypervisor and d.hypervisor != d.host:
             record['hypervisor'] = d.hypervisor
+        if d.kind == devices.VGPU and d.gpu_address not in (None, d.address):
+            record['gpu'] = d.gpu_address   # the VF's physical GPU
+        if d.vgpu_type:
+            record['vgpu_type'] = d.vgpu_type
         if d.vf_pool:
             # Nova counts a PF's VFs on one provider: the server holds
             # `amount` VFs of it, and nothing in Placement says which.

@@ -5,8 +5,10 @@ A device is a child provider of a compute node that one of these wrote:
   named `<root name>_<ADDRESS>`; when `device_spec` names VFs, one provider
   named after their PF counts them all (total = number of VFs, class from
   the VF's product id): a VF pool;
-- Nova's libvirt driver, for a physical GPU with vGPU inventory (class VGPU
-  or an `[mdev_<type>] mdev_class`), named `<root name>_pci_0000_84_00_0`;
+- Nova's libvirt driver, for each mdev parent with vGPU inventory (class
+  VGPU or an `[mdev_<type>] mdev_class`), named `<root name>_pci_0000_84_00_0`:
+  a physical GPU, or on an SR-IOV GPU (NVIDIA Ampere and later) one VF
+  holding one vGPU, so one GPU is many providers (see by_gpu());
 - Cyborg, for a GPU it manages (trait OWNER_CYBORG, class PGPU or VGPU,
   trait CUSTOM_NVIDIA_<PRODUCT>[_<VGPU TYPE>]), named `<host>_<address>`
   (cyborg/accelerator/drivers/gpu/nvidia/sysinfo.py).
@@ -23,6 +25,7 @@ import collections
 import dataclasses
 import re
 
+from gpuclient.model import labels
 from gpuclient.model import pciids
 
 PASSTHROUGH = 'passthrough'
@@ -86,6 +89,12 @@ _CYBORG_PRODUCT = re.compile(r'^CUSTOM_(GPU|PCI)_PRODUCT_ID_([0-9A-F]{4})$')
 _CYBORG_VENDOR = re.compile(r'^CUSTOM_(GPU_(NVIDIA|MATROX)|PCI_[0-9A-F]{4})$')
 
 
+LABEL_HINT = (
+    'note: %d vGPU provider(s) have no GPU model or vGPU type in Placement '
+    '(%s): run `openstack gpu host label` on those hosts (see "Labelling '
+    'vGPU hosts" in the docs)')
+
+
 @dataclasses.dataclass
 class Device:
     host: str                   # Nova's service host
@@ -113,6 +122,15 @@ class Device:
     vf_pool: int | None = None        # VFs the provider counts, if a pool
     vendor_name: str | None = None
     device_name: str | None = None
+    # vGPU providers: the physical GPU (a VF's PF; its own address else),
+    # how that is known ('label' or 'address': see gpu_of()), the vGPU type
+    # (labels), and the VFs the GPU has enabled (labels).
+    gpu_address: str | None = None
+    gpu_source: str | None = None
+    vgpu_type: str | None = None
+    gpu_vfs: int | None = None
+    labelled: bool = False
+    vfs: list = dataclasses.field(default_factory=list)  # by_gpu(): members
 
     # What the commands show beside the fields, derived from them.
     @property
@@ -133,6 +151,25 @@ class Device:
     @property
     def consumer_ids(self) -> list[str]:
         return sorted(self.consumers)
+
+    @property
+    def vf_count(self) -> int | None:
+        """VFs of an SR-IOV vGPU GPU that have a provider."""
+        return len(self.vfs) or None
+
+    @property
+    def vfs_without_provider(self) -> int | None:
+        """Enabled VFs Nova made no provider for (max_instances, or VFs
+        not in device_addresses), where the labels say how many."""
+        if not self.vfs or self.gpu_vfs is None:
+            return None
+        return max(self.gpu_vfs - len(self.vfs), 0)
+
+    @property
+    def vf_records(self) -> list[dict]:
+        return [{'address': v.address, 'provider': v.provider_uuid,
+                 'used': v.used, 'free': v.free,
+                 'consumers': v.consumer_ids} for v in self.vfs]
 
 
 def normalise_address(text: str) -> str | None:
@@ -384,6 +421,11 @@ def build(snapshot, hosts: dict[str, str] | None = None) -> list[Device]:
         vendor_name = device_name = None
         if ident:
             vendor_name, device_name = pciids.names(*ident.split(':'))
+        label = (labels.read_label(traits) if kind == VGPU
+                 else labels.Label())
+        if label.pci_id and not ident:
+            ident = label.pci_id
+            vendor_name, device_name = pciids.names(*ident.split(':'))
         is_gpu, category = classify(kind, rc, ident, device_name)
         model = (short_model(ident, device_name) if ident
                  else model_name(rc))
@@ -405,8 +447,116 @@ def build(snapshot, hosts: dict[str, str] | None = None) -> list[Device]:
             # Nova's PCI providers count 1 device, or all the VFs of a PF.
             vf_pool=total if (owner == NOVA and kind == PASSTHROUGH
                               and total > 1) else None,
-            vendor_name=vendor_name, device_name=device_name))
+            vendor_name=vendor_name, device_name=device_name,
+            gpu_address=label.gpu_address, gpu_source=(
+                'label' if label.gpu_address else None),
+            vgpu_type=label.vgpu_type, gpu_vfs=label.vfs,
+            labelled=label.complete))
+    _gpu_of(found)
     return sorted(found, key=lambda d: (d.host, d.address or d.provider_name))
+
+
+def _gpu_of(found: list[Device]) -> None:
+    """Sets gpu_address on the vGPU providers whose labels do not: by the
+    address rule. NVIDIA's SR-IOV GPUs sit alone on their bus at device 0
+    function 0, with their VFs on the same bus from function 4 on, each
+    holding one vGPU; so two or more vGPU providers of one host on one
+    bus, none at 00.0 and each of total 1, are VFs of the GPU at
+    <domain>:<bus>:00.0. Anything else is a GPU of its own (a pre-Ampere
+    GPU, or Intel's GVT-g at 00:02.0)."""
+    buses = collections.defaultdict(list)
+    for d in found:
+        if d.kind == VGPU and d.address:
+            buses[(d.host, d.address[:7])].append(d)
+    for (_, bus), members in buses.items():
+        # labelled siblings count: a VF given a provider since the last
+        # labelling joins its GPU
+        vfs = len(members) > 1 and all(
+            not m.address.endswith(':00.0') and m.total == 1
+            for m in members)
+        for m in members:
+            if not m.gpu_address:
+                m.gpu_address = bus + ':00.0' if vfs else m.address
+                m.gpu_source = 'address'
+
+
+def sriov_gpus(providers, traits) -> list[list[dict]]:
+    """The libvirt vGPU providers among `providers` that are VFs of one
+    SR-IOV GPU, grouped per GPU, from the listings alone (before any of
+    their records is read): by their labels, else by _gpu_of's address
+    rule on their names. traits: {uuid: {'traits': [...]}} as listed."""
+    groups = collections.defaultdict(list)
+    at_zero = set()
+    for p in providers:
+        m = _LIBVIRT_NAME.search(p['name'])
+        if not (m and p['parent_provider_uuid']):
+            continue
+        address = normalise_address(m.group(0)[1:])
+        label = labels.read_label(
+            (traits.get(p['uuid']) or {}).get('traits'))
+        root = p['root_provider_uuid']
+        if address.endswith(':00.0'):
+            at_zero.add((root, address[:7]))
+        gpu = label.gpu_address or address[:7] + ':00.0'
+        if gpu != address:
+            groups[(root, gpu, bool(label.gpu_address))].append(p)
+    return [members for (root, gpu, labelled), members in groups.items()
+            if labelled or (len(members) > 1
+                            and (root, gpu[:7]) not in at_zero)]
+
+
+def by_gpu(found: list[Device]) -> list[Device]:
+    """One row per physical GPU: the VF providers of an SR-IOV vGPU GPU
+    (those whose gpu_address is not their own) merged into one, summing
+    their vGPUs; every other device as it is."""
+    rows, merged = [], {}
+    for d in found:
+        if not (d.kind == VGPU and d.gpu_address
+                and d.gpu_address != d.address):
+            rows.append(d)
+            continue
+        key = (d.host, d.gpu_address)
+        gpu = merged.get(key)
+        if gpu is None:
+            gpu = merged[key] = dataclasses.replace(
+                d, address=d.gpu_address, total=0, used=0, reserved=0,
+                free=0, consumers={}, provider_uuid=None, provider_name=None,
+                generation=None, inventory=None, traits=None, vfs=[])
+            rows.append(gpu)
+        gpu.vfs.append(d)
+        if d.traits is not None:   # read with --long: any VF's
+            gpu.traits = sorted(set(gpu.traits or ()) | set(d.traits))
+        for field in ('total', 'used', 'reserved', 'free'):
+            setattr(gpu, field, getattr(gpu, field) + getattr(d, field))
+        for consumer, amount in d.consumers.items():
+            gpu.consumers[consumer] = gpu.consumers.get(consumer, 0) + amount
+        # A GPU serves one type and class; labels on any VF name it.
+        gpu.labelled = gpu.labelled and d.labelled
+        for field in ('vgpu_type', 'gpu_vfs', 'pci_id', 'model',
+                      'vendor_name', 'device_name'):
+            if getattr(gpu, field) is None:
+                setattr(gpu, field, getattr(d, field))
+        if d.resource_class != gpu.resource_class:
+            gpu.resource_class = ','.join(sorted(
+                set(gpu.resource_class.split(',')) | {d.resource_class}))
+    for gpu in merged.values():
+        gpu.state = state_of(VGPU, gpu.total, gpu.used, gpu.reserved)
+    return rows
+
+
+def unlabelled(found: list[Device]) -> list[Device]:
+    """vGPU providers with no model or type from labels."""
+    return [d for d in found if d.kind == VGPU and d.owner != CYBORG
+            and not d.labelled]
+
+
+def label_hint(found: list[Device]) -> str | None:
+    missing = unlabelled(found)
+    if not missing:
+        return None
+    hosts = sorted({d.host for d in missing})
+    return LABEL_HINT % (len(missing), ', '.join(
+        hosts[:5] + (['...'] if len(hosts) > 5 else [])))
 
 
 @dataclasses.dataclass
@@ -418,6 +568,7 @@ class Filters:
     traits: tuple[str, ...] = ()
     state: str | None = None
     kind: str | None = None
+    vgpu_type: str | None = None
 
     def match(self, d: Device) -> bool:
         vendor, _, product = (d.pci_id or ':').partition(':')
@@ -429,7 +580,9 @@ class Filters:
             not self.product_id or product == self.product_id.lower(),
             set(self.traits) <= set(d.traits or ()),
             not self.state or d.state == self.state,
-            not self.kind or d.kind == self.kind))
+            not self.kind or d.kind == self.kind,
+            not self.vgpu_type
+            or labels.type_matches(self.vgpu_type, d.vgpu_type)))
 
 
 def is_uuid(text: str) -> bool:
@@ -450,16 +603,19 @@ def split_host_address(text: str) -> tuple[str, str] | None:
 
 
 def summarize(devices: list[Device], by_host: bool = False) -> list[dict]:
-    """Capacity per model (or class, where the model is unknown), and per
-    host with `by_host`."""
+    """Capacity per model (or class, where the model is unknown) and vGPU
+    type, and per host with `by_host`; a GPU of many VF providers is one
+    device (by_gpu)."""
     groups = collections.OrderedDict()
-    for d in sorted(devices, key=lambda d: (d.host if by_host else '',
-                                            d.model or d.resource_class)):
+    for d in sorted(by_gpu(devices), key=lambda d: (
+            d.host if by_host else '', d.model or d.resource_class,
+            d.vgpu_type or '')):
         key = (d.host if by_host else None, d.model or d.resource_class,
-               d.kind)
+               d.kind, d.vgpu_type)
         g = groups.setdefault(key, dict(
             host=d.host, model=d.model or d.resource_class, kind=d.kind,
-            devices=0, total=0, used=0, reserved=0, free=0))
+            vgpu_type=d.vgpu_type, devices=0, total=0, used=0, reserved=0,
+            free=0))
         g['devices'] += 1
         for field in ('total', 'used', 'reserved', 'free'):
             g[field] += getattr(d, field)

@@ -15,11 +15,13 @@ import dataclasses
 import re
 
 from gpuclient.model import devices
+from gpuclient.model import labels
 from gpuclient.hostconfig import novaconf
 
 ALIAS_SPEC = 'pci_passthrough:alias'
 NUMA_SPEC = 'hw:pci_numa_affinity_policy'
 HIDE_SPEC = 'hw:hide_hypervisor_id'
+GROUP_POLICY_SPEC = 'group_policy'
 NUMA_POLICIES = ('required', 'preferred', 'legacy', 'socket')
 VGPU = 'VGPU'
 PCI_CLASS_PREFIX = 'CUSTOM_PCI_'
@@ -41,7 +43,7 @@ _ALIAS_ENTRY = re.compile(r'^\s*([^:,\s]+)\s*:\s*(\d+)\s*$')
 # Keys an option writes: given as --property they would bypass its checks.
 _OPTION_KEYS = {ALIAS_SPEC: '--alias', NUMA_SPEC: '--numa-policy',
                 HIDE_SPEC: '--hide-hypervisor-id',
-                'resources:%s' % VGPU: '--vgpu'}
+                'resources:%s' % VGPU: '--vgpu', GROUP_POLICY_SPEC: '--vgpu'}
 
 
 class InvalidFlavor(ValueError):
@@ -60,6 +62,10 @@ class Request:
     aliases: tuple[Alias, ...] = ()
     vgpus: int | None = None
     vgpu_class: str = VGPU
+    # traits the vGPU providers themselves must have (--vgpu-type's label)
+    vgpu_traits: tuple[str, ...] = ()
+    # one request group per vGPU (SR-IOV: a VF holds one), see place_vgpus
+    vgpu_groups: bool = False
     required: tuple[str, ...] = ()
     forbidden: tuple[str, ...] = ()
     numa_policy: str | None = None
@@ -151,14 +157,24 @@ def extra_specs(request: Request) -> dict[str, str]:
 
     Several vGPUs are one request group (resources:VGPU=N): Placement
     takes them all from one physical GPU, which hosts a single vGPU type,
-    and the libvirt driver creates the N mediated devices there.
+    and the libvirt driver creates the N mediated devices there; or, where
+    each provider holds one vGPU (an SR-IOV GPU's VFs), N groups of one
+    (resources1:..., resources2:...), isolated so each is its own VF.
     """
     specs = dict(request.properties)
     if request.aliases:
         specs[ALIAS_SPEC] = ','.join('%s:%d' % (a.name, a.count)
                                      for a in request.aliases)
-    if request.vgpus is not None:
+    if request.vgpu_groups:
+        for n in range(1, request.vgpus + 1):
+            specs['resources%d:%s' % (n, request.vgpu_class)] = '1'
+            for trait in request.vgpu_traits:
+                specs['trait%d:%s' % (n, trait)] = 'required'
+        specs[GROUP_POLICY_SPEC] = 'isolate'
+    elif request.vgpus is not None:
         specs['resources:%s' % request.vgpu_class] = str(request.vgpus)
+        for trait in request.vgpu_traits:
+            specs['trait:%s' % trait] = 'required'
     for trait in request.required:
         specs['trait:%s' % trait] = 'required'
     for trait in request.forbidden:
@@ -267,6 +283,65 @@ def check(specs: dict[str, str], pci_classes=frozenset()) -> None:
             '--alias' % key)
 
 
+def place_vgpus(request: Request, found, vgpu_type: str | None = None,
+                class_given: bool = False) -> Request:
+    """The request's vGPUs placed on what the hosts hold (found: the
+    cloud's devices.Device list): --vgpu-type's class and label trait, and
+    whether the N vGPUs are N request groups (no provider of the class
+    gives N: SR-IOV GPUs' VFs hold one each) or one. A count no host can
+    give is refused here (check_bounds bounds one group)."""
+    vgpu_class, vgpu_traits = request.vgpu_class, ()
+    if vgpu_type:
+        vgpu_class, trait = _vgpu_type(
+            vgpu_type, found, vgpu_class if class_given else None)
+        vgpu_traits = (trait,)
+    gpus = [d for d in found if d.kind == devices.VGPU
+            and d.resource_class == vgpu_class
+            and (not vgpu_type or labels.type_matches(vgpu_type,
+                                                       d.vgpu_type))]
+    units = [d.inventory.get('max_unit', d.total) for d in gpus]
+    groups = bool(units) and request.vgpus > max(units)
+    if groups:
+        per_host = {}
+        for d in gpus:
+            per_host[d.host] = per_host.get(d.host, 0) + 1
+        host, most = max(per_host.items(), key=lambda kv: kv[1])
+        if request.vgpus > most:
+            raise InvalidFlavor(
+                '--vgpu %d: one %s provider gives at most %d (its max_unit) '
+                'and no host has %d of them; the most on one host is %d (%s)'
+                % (request.vgpus, vgpu_class, max(units), request.vgpus,
+                   most, host))
+    return dataclasses.replace(request, vgpu_class=vgpu_class,
+                               vgpu_traits=vgpu_traits, vgpu_groups=groups)
+
+
+def _vgpu_type(text: str, found, vgpu_class: str | None
+               ) -> tuple[str, str]:
+    """--vgpu-type: (the vGPU class, the label trait) that pick GPUs of
+    that type, from the labels `gpu host label` wrote. The trait is what
+    picks the type: one class may hold several types (one per GPU, by
+    [mdev_<type>] device_addresses)."""
+    gpus = [d for d in found if d.kind == devices.VGPU
+            and labels.type_matches(text, d.vgpu_type)
+            and (not vgpu_class or d.resource_class == vgpu_class)]
+    if not gpus:
+        known = sorted({d.vgpu_type for d in found if d.vgpu_type})
+        raise InvalidFlavor(
+            '--vgpu-type %s: no vGPU GPU%s is labelled with that type (%s); '
+            'labels are written by `openstack gpu host label` on each vGPU '
+            'host' % (text, ' of class %s' % vgpu_class if vgpu_class else '',
+                      'labelled types: %s' % ', '.join(known) if known
+                      else 'none is labelled'))
+    classes = sorted({d.resource_class for d in gpus})
+    if len(classes) > 1:
+        raise InvalidFlavor(
+            '--vgpu-type %s: GPUs of this type hold different classes (%s): '
+            'say which with --vgpu-class' % (text, ', '.join(classes)))
+    return classes[0], labels.LABEL_TYPE + labels.type_trait_name(
+        gpus[0].vgpu_type)
+
+
 def check_vgpu_class(resource_class: str, pci_classes) -> None:
     if is_pci_class(resource_class, pci_classes):
         raise InvalidFlavor(
@@ -355,7 +430,7 @@ def describe(specs: dict[str, str], pci_classes=frozenset(),
         if m and value in ('required', 'forbidden'):
             phrases.append('%s trait %s' % (
                 'requires' if value == 'required' else 'forbids', m.group(2)))
-    return phrases
+    return list(dict.fromkeys(phrases))   # a trait asked of each group once
 
 
 def asks_for_gpu(specs: dict[str, str], pci_classes=frozenset(),
@@ -416,7 +491,8 @@ def check_bounds(request: Request, found, alias_classes=None) -> None:
                     a.name, a.count, a.count,
                     '%s devices' % a.name if rc else 'GPUs of one class',
                     most, most_rc, host))
-    if request.vgpus is not None:
+    if request.vgpus is not None and not request.vgpu_groups:
+        # one group: all from one provider (place_vgpus bounds N groups)
         units = [d.inventory.get('max_unit', d.total) for d in found
                  if d.kind == devices.VGPU
                  and d.resource_class == request.vgpu_class]

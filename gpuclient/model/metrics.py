@@ -13,11 +13,15 @@ import math
 import os
 import tempfile
 
+from gpuclient.model import devices
+
 PREFIX = 'openstack_gpu_'
 # one_time_use: "true" for a device Nova reserves when it is released
 # (state "reserved" then: waiting for a scrub).
+# A device is a physical GPU (an SR-IOV GPU's VF providers summed:
+# devices.by_gpu); vgpu_type from the labels of `gpu host label`.
 DEVICE_LABELS = ('host', 'address', 'model', 'resource_class', 'kind',
-                 'owner', 'state', 'one_time_use')
+                 'owner', 'state', 'one_time_use', 'vgpu_type')
 # Device fields exported, and what each says (Placement's figures).
 DEVICE_FIELDS = (
     ('capacity', 'total', 'Units the device offers (Placement inventory '
@@ -57,15 +61,16 @@ def registry(found, capacity_rows, findings=(), checks=(), severities=(),
     from prometheus_client import Gauge
 
     reg = CollectorRegistry()
+    gpus = devices.by_gpu(found)
     for name, field, doc in DEVICE_FIELDS:
         gauge = Gauge(PREFIX + 'device_' + name, doc, DEVICE_LABELS,
                       registry=reg)
-        for d in found:
+        for d in gpus:
             gauge.labels(d.host, d.address or d.provider_name,
                          d.model or '', d.resource_class, d.kind,
                          d.owner or '', d.state,
-                         str(bool(d.one_time_use)).lower()).set(
-                             getattr(d, field))
+                         str(bool(d.one_time_use)).lower(),
+                         d.vgpu_type or '').set(getattr(d, field))
     held = Gauge(PREFIX + 'consumer_units', 'Units of the device a '
                  'consumer holds: instance_id is the server (a consumer '
                  'Nova has no server for: its own UUID), project_id the '

@@ -65,7 +65,9 @@ def pf_address(address: str) -> str:
 def select(found: list[devices.Device], text: str) -> devices.Device:
     """The one device named by provider UUID, provider name, HOST:ADDRESS
     (host: service host or hypervisor hostname, any case), or a bare
-    address that exactly one host has. A VF's address finds its pool."""
+    address that exactly one host has. A VF's address finds its pool; an
+    SR-IOV vGPU GPU's address, the GPU (its VF providers merged: by_gpu),
+    and a VF provider's own name or address, that VF."""
     check_selector(text)
     uuid = devices.is_uuid(text) and text.lower().replace('-', '')
     for d in found:
@@ -74,6 +76,7 @@ def select(found: list[devices.Device], text: str) -> devices.Device:
         if d.provider_name.lower() == text.lower():
             return d
     bare = devices.normalise_address(text)
+    found = found + [g for g in devices.by_gpu(found) if g.vfs]
     if bare:
         hosts = [d for d in found if d.address == bare]
         if len(hosts) == 1:

@@ -15,8 +15,8 @@ CYBORG_TRAIT = 'OWNER_CYBORG'
 class Snapshot:
     """Inventories, allocations and traits are keyed by provider UUID and
     hold Placement's response bodies (with the provider generation), but
-    for a Cyborg GPU's traits read without with_traits: only those that
-    name it.
+    for the traits of a Cyborg GPU or a libvirt vGPU provider read without
+    with_traits: only those that name it (ids, labels), from listings.
     """
     providers: list[dict]
     pci_managed: set[str]

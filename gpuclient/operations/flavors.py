@@ -79,7 +79,20 @@ def check_free(cloud, name, flavor_id):
                                                         f['name']))
 
 
-def check_placement(cloud, request, specs, aliases=None):
+def check_release(cloud, feature: str, why: str) -> None:
+    """Refuse what the cloud's Nova cannot do: `why`, then the release
+    it needs and the one the cloud runs."""
+    from gpuclient.model import releases
+
+    found, version = reading.cloud_release(cloud)
+    if releases.verdict(feature, found) is not None:
+        raise exceptions.CommandError(
+            '%s; %s, and this cloud runs %s (compute API up to %s)' % (
+                why, releases.needs(feature), releases.words(found),
+                version))
+
+
+def check_placement(cloud, request, specs, aliases=None, found=None):
     """Traits, classes and counts against Placement: (PCI classes,
     vGPU classes, warnings); errors raise.
 
@@ -91,7 +104,8 @@ def check_placement(cloud, request, specs, aliases=None):
     reading.check_names_exist(
         cloud, request.vgpu_class if custom_vgpu else None,
         request.required + request.forbidden)
-    found = reading.load(cloud)
+    if found is None:
+        found = reading.load(cloud)
     pci_classes, vgpu_classes = flavors.gpu_classes(found)
     holders = dict(pool.gather(
         lambda t: (t, cloud.placement.providers(required=t)),

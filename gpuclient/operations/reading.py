@@ -10,6 +10,7 @@ from osc_lib import exceptions
 from gpuclient.access import http
 from gpuclient.access import pool
 from gpuclient.model import devices
+from gpuclient.model import labels
 from gpuclient.model import selection
 from gpuclient.model import snapshot as snapshot_mod
 
@@ -26,12 +27,15 @@ def snapshot(cloud, root: str | None = None, with_traits: bool = False,
     with inventories and allocations: 4 listings (5 with `required`
     traits, which Placement filters), then two requests per device
     provider (three per provider of no known owner, and every provider
-    with_traits), concurrently.
+    with_traits), concurrently; but an SR-IOV GPU's VFs (a provider each)
+    cost two requests for the GPU, one listing per vGPU class, and two
+    per VF in use or reserved (_read_vfs).
 
     Which children are devices is decided from the listings (names and
     the traits listed), before any read: other services' providers
     (Neutron's bandwidth subtree) cost nothing more. Cyborg's GPUs' ids
-    come from two more listings and one per trait that holds them.
+    and the vGPU providers' labels (`gpu host label`) come from one more
+    listing and one per trait that holds them.
 
     gpus_only leaves out Nova's PCI devices that are not GPUs (a NIC, an
     NVMe drive): their allocations are not read, and (without `required`)
@@ -66,13 +70,18 @@ def snapshot(cloud, root: str | None = None, with_traits: bool = False,
     candidates = [p for p in providers if p['uuid'] in wanted
                   and devices.may_be_device(p, pci_managed, cyborg)]
     if not with_traits:
-        snap.traits.update(_cyborg_id_traits(
-            placement, root,
-            [p['uuid'] for p in candidates if p['uuid'] in cyborg]))
+        snap.traits.update(_listed_traits(placement, root, candidates,
+                                          cyborg))
+    # An SR-IOV GPU's VFs: one read for the first, then the rest only if
+    # used or reserved (_read_vfs).
+    gpus = devices.sriov_gpus(candidates, snap.traits)
+    later = {p['uuid'] for members in gpus for p in members[1:]}
     requests = []
     for p in candidates:
         uuid = p['uuid']
-        if gpus_only and uuid in pci_managed:
+        if uuid in later:
+            pass
+        elif gpus_only and uuid in pci_managed:
             requests.append((uuid, 'gpu_records'))
         else:
             requests += [(uuid, 'inventories'), (uuid, 'allocations')]
@@ -81,18 +90,66 @@ def snapshot(cloud, root: str | None = None, with_traits: bool = False,
                                or devices.is_libvirt_gpu_name(p['name'])):
             requests.append((uuid, 'traits'))
     _fetch(placement, snap, requests)
+    if later:
+        _read_vfs(placement, snap, root, gpus)
     return snap
 
 
-def _cyborg_id_traits(placement, root: str | None, uuids) -> dict[str, dict]:
-    """{uuid: {'traits': [...]}} for Cyborg's GPUs `uuids`: the traits that
-    hold their ids (their model is only there), from one listing per such
-    trait in use rather than one read per GPU."""
-    if not uuids:
+def _read_vfs(placement, snap, root, gpus) -> None:
+    """The records of the VFs of SR-IOV GPUs past the first of each GPU
+    (read already): where that one holds a single vGPU of one class (every
+    VF of a GPU serves its one type), a VF Placement lists with room for
+    one of that class (one listing per class) is free: its records are the
+    first's with nothing reserved or used, at its own generation. The
+    others (used, reserved, or of a GPU whose VFs hold more) are read."""
+    one_each = {}
+    for members in gpus:
+        first = snap.inventories.get(members[0]['uuid'], {})
+        records = first.get('inventories') or {}
+        if len(records) == 1:
+            [(rc, record)] = records.items()
+            if record['total'] == 1 and record['max_unit'] == 1:
+                one_each[id(members)] = (rc, record)
+    room = dict(zip(
+        sorted({rc for rc, _ in one_each.values()}),
+        pool.gather(lambda rc: {p['uuid'] for p in (
+            placement.with_room_for(rc, root) or ())},
+            sorted({rc for rc, _ in one_each.values()}))))
+    requests = []
+    for members in gpus:
+        rc, record = one_each.get(id(members), (None, None))
+        for p in members[1:]:
+            if rc and p['uuid'] in room[rc]:
+                generation = p['generation']
+                snap.inventories[p['uuid']] = {
+                    'inventories': {rc: dict(record, reserved=0)},
+                    'resource_provider_generation': generation}
+                snap.allocations[p['uuid']] = {
+                    'allocations': {},
+                    'resource_provider_generation': generation}
+            else:
+                requests += [(p['uuid'], 'inventories'),
+                             (p['uuid'], 'allocations')]
+    _fetch(placement, snap, requests)
+
+
+def _listed_traits(placement, root: str | None, candidates,
+                   cyborg) -> dict[str, dict]:
+    """{uuid: {'traits': [...]}} for Cyborg's GPUs and libvirt's vGPU
+    providers among `candidates`: the traits that hold a Cyborg GPU's ids
+    (its model is only there) and the labels of `gpu host label`, from one
+    listing per such trait in use rather than one read per provider (an
+    SR-IOV GPU has a provider per VF)."""
+    found = {}
+    for p in candidates:
+        if p['uuid'] in cyborg:
+            found[p['uuid']] = {'traits': [snapshot_mod.CYBORG_TRAIT]}
+        elif devices.is_libvirt_gpu_name(p['name']):
+            found[p['uuid']] = {'traits': []}
+    if not found:
         return {}
     names = [t for t in placement.custom_traits_in_use()
-             if devices.is_cyborg_id_trait(t)]
-    found = {uuid: {'traits': [snapshot_mod.CYBORG_TRAIT]} for uuid in uuids}
+             if devices.is_cyborg_id_trait(t) or labels.is_label_trait(t)]
     for trait, holders in zip(names, pool.gather(
             functools.partial(placement.listing, root), names)):
         for p in holders:
@@ -274,6 +331,16 @@ def load_nova_conf(paths):
     try:
         return novaconf.load(paths)
     except novaconf.ConfigError as e:
+        raise exceptions.CommandError(str(e))
+
+
+def load_sysfs(path):
+    """A host's PCI functions from /sys or a copy of it."""
+    from gpuclient.hostconfig import sysfs
+
+    try:
+        return sysfs.read(path)
+    except sysfs.SysfsError as e:
         raise exceptions.CommandError(str(e))
 
 

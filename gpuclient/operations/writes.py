@@ -17,14 +17,17 @@ from gpuclient.operations import reading
 def find_named(cloud, selectors, with_traits=False) -> list[devices.Device]:
     """The devices named, once each, every name resolved and checked
     before anything is written: a Cyborg-managed device or a VF refuses
-    the whole command in one line (shared with reserved reset)."""
+    the whole command in one line (shared with reserved reset). An SR-IOV
+    vGPU GPU names each of its VF providers."""
     found = {}
     for selector in selectors:
-        d = reading.find(cloud, selector, with_traits)
-        why = traits.unwritable(d, selector)
-        if why:
-            raise exceptions.CommandError(why)
-        found.setdefault(d.provider_uuid, d)
+        named = reading.find(cloud, selector, with_traits)
+        # an SR-IOV GPU is written as its VFs' providers
+        for d in named.vfs or [named]:
+            why = traits.unwritable(d, selector)
+            if why:
+                raise exceptions.CommandError(why)
+            found.setdefault(d.provider_uuid, d)
     return list(found.values())
 
 

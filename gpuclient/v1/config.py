@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from osc_lib import exceptions
 
+from gpuclient.operations import reading
 from gpuclient.v1 import base
 from gpuclient.v1 import columns
 from gpuclient.v1 import options
 
 GENERATE = (('compute', 'compute'), ('controller', 'controller'),
             ('devices', 'devices'), ('placement', 'placement'),
-            ('warnings', 'warnings'))
+            ('sriov_gpus', 'sriov_gpus'), ('warnings', 'warnings'))
 CHECK = (('Level', 'level'), ('Where', 'where'), ('Problem', 'problem'))
 _HEADINGS = {
     'compute': '# nova-compute.conf of this host (kolla-ansible: '
@@ -44,7 +45,6 @@ def _add_release(parser, what):
 def _release(app, given):
     """(the releases the cloud may run, a line saying how that was told)."""
     from gpuclient.model import releases
-    from gpuclient.operations import reading
 
     if given:
         return (given,), None
@@ -65,15 +65,6 @@ def _release(app, given):
     found, version = reading.cloud_release(manager.gpu)
     return found, ('checked against %s: the cloud\'s compute API goes up '
                    'to %s' % (releases.words(found), version))
-
-
-def _read_host(path):
-    from gpuclient.hostconfig import sysfs
-
-    try:
-        return sysfs.read(path)
-    except sysfs.SysfsError as e:
-        raise exceptions.CommandError(str(e))
 
 
 class GenerateConfig(base.ShowOne):
@@ -144,7 +135,7 @@ class GenerateConfig(base.ShowOne):
         for text in args.trait:
             pci_id, trait = _per_device('--trait', text)
             traits.setdefault(pci_id, []).append(trait)
-        host = _read_host(args.sysfs)
+        host = reading.load_sysfs(args.sysfs)
         release, told = _release(self.app, args.release)
         try:
             # of two releases that share a compute API, the older
@@ -172,12 +163,15 @@ class GenerateConfig(base.ShowOne):
                                                         release[0])
             except ValueError as e:
                 raise exceptions.CommandError(str(e))
+            if name == 'compute' and ini:
+                ini += nova_settings.sriov_unit(found.sriov_gpus)
             if name in wanted and ini:
                 text += '%s\n%s\n' % (_HEADINGS[name], ini)
         return columns.record(GENERATE, {
             'compute': nova_settings.as_data(found.compute),
             'controller': nova_settings.as_data(found.controller),
             'devices': found.devices, 'placement': found.placement,
+            'sriov_gpus': found.sriov_gpus,
             'warnings': found.warnings}, dict(instead=text, note='\n'.join(
                 'warning: %s' % w for w in found.warnings) or None))
 
@@ -229,7 +223,7 @@ class CheckConfig(base.Lister):
             conf = novaconf.load(args.files)
         except novaconf.ConfigError as e:
             raise exceptions.CommandError(str(e))
-        host = _read_host(args.sysfs) if args.sysfs else None
+        host = reading.load_sysfs(args.sysfs) if args.sysfs else None
         release, told = _release(self.app, args.release)
         found = nova_checks.check(conf, host, release)
         errors = sum(f.level == nova_checks.ERROR for f in found)

@@ -14,13 +14,20 @@ from gpuclient.v1 import options
 
 # The columns read first; the rest under --long (a 120-column table).
 DEVICE = (('Host', 'host'), ('Address', 'address'), ('Model', 'model'),
-          ('Kind', 'kind'), ('Total', 'total'), ('Used', 'used'),
-          ('Free', 'free'), ('State', 'state'))
+          ('Kind', 'kind'), ('vGPU Type', 'vgpu_type'), ('Total', 'total'),
+          ('Used', 'used'), ('Free', 'free'), ('State', 'state'))
 CATEGORY = (('Device Type', 'category'),)
 _DETAIL = (('Owner', 'owner'), ('Resource Class', 'resource_class'),
-           ('PCI ID', 'pci_id'), ('VF Pool', 'vf_pool'),
+           ('PCI ID', 'pci_id'), ('VF Pool', 'vf_pool'), ('VFs', 'vf_count'),
+           ('VFs Without Provider', 'vfs_without_provider'),
            ('Reserved', 'reserved')) + CATEGORY + (
     ('Hypervisor', 'other_hypervisor'),)
+# --vfs: each VF provider of an SR-IOV vGPU GPU, under its GPU.
+VF = (('Host', 'host'), ('GPU', 'gpu_address'), ('Address', 'address'),
+      ('Model', 'model'), ('vGPU Type', 'vgpu_type'),
+      ('Resource Class', 'resource_class'), ('Total', 'total'),
+      ('Used', 'used'), ('Free', 'free'), ('State', 'state'),
+      ('GPU From', 'gpu_source'), ('Provider', 'provider_uuid'))
 DEVICE_LONG = DEVICE + _DETAIL + (
     ('Provider', 'provider_uuid'), ('One Time Use', 'one_time_use'),
     ('Traits', 'traits'), ('Consumers', 'consumer_ids'))
@@ -29,8 +36,10 @@ DEVICE_SHOW = DEVICE + _DETAIL + (
     ('Device Name', 'device_name'), ('Provider', 'provider_uuid'),
     ('Provider Name', 'provider_name'), ('Generation', 'generation'),
     ('One Time Use', 'one_time_use'), ('Inventory', 'inventory'),
-    ('Traits', 'traits'), ('Consumers', 'consumer_records'))
-SUMMARY = (('Model', 'model'), ('Kind', 'kind'), ('Devices', 'devices'),
+    ('Traits', 'traits'), ('GPU', 'gpu_address'), ('GPU From', 'gpu_source'),
+    ('VF Providers', 'vf_records'), ('Consumers', 'consumer_records'))
+SUMMARY = (('Model', 'model'), ('Kind', 'kind'), ('vGPU Type', 'vgpu_type'),
+           ('Devices', 'devices'),
            ('Total', 'total'), ('Used', 'used'), ('Reserved', 'reserved'),
            ('Free', 'free'))
 
@@ -46,10 +55,12 @@ class ListDevice(base.Lister):
 
     One row per GPU that Placement knows: each PCI device Nova manages
     (PCI in Placement; a pool of VFs is one row), each physical GPU with
-    vGPU inventory, and Cyborg's GPUs, with its host (Nova's service host),
-    PCI address, owner, model, capacity and state (free, in-use,
+    vGPU inventory (an SR-IOV GPU's one provider per VF make one row: --vfs
+    lists them), and Cyborg's GPUs, with its host (Nova's service host),
+    PCI address, owner, model, vGPU type, capacity and state (free, in-use,
     partly-used, or reserved: e.g. a released one-time-use GPU awaiting
-    scrubbing). --all-devices adds the other PCI devices (NICs, NVMe...).
+    scrubbing). A vGPU GPU's model and type come from the labels `gpu host
+    label` writes. --all-devices adds the other PCI devices (NICs, NVMe...).
     """
 
     def get_parser(self, prog_name):
@@ -80,9 +91,19 @@ class ListDevice(base.Lister):
                             help='only devices in this state')
         parser.add_argument('--kind', choices=devices.KINDS,
                             help='passthrough or vgpu')
+        parser.add_argument('--vgpu-type', metavar='<type>',
+                            type=options.nonempty('--vgpu-type',
+                                                  'a vGPU type name'),
+                            help='only vGPU GPUs of this type (A40-2Q), as '
+                                 'their labels name it')
+        parser.add_argument('--vfs', action='store_true',
+                            help='one row per VF provider of SR-IOV vGPU '
+                                 'GPUs (and per device otherwise), with the '
+                                 'GPU each belongs to')
         parser.add_argument('--long', action='store_true',
                             help='also owner, resource class, PCI ID, VF '
-                                 'pool size, reserved, device type, '
+                                 'pool size, an SR-IOV GPU\'s VFs and those '
+                                 'without a provider, reserved, device type, '
                                  'hypervisor hostname (where it differs), '
                                  'provider UUID, traits and consumers')
         return parser
@@ -100,19 +121,27 @@ class ListDevice(base.Lister):
         filters = devices.Filters(
             resource_class=args.resource_class, model=args.model,
             vendor_id=args.vendor_id, product_id=args.product_id,
-            state=args.state, kind=args.kind)
+            state=args.state, kind=args.kind, vgpu_type=args.vgpu_type)
         taken = reading.snapshots(cloud, args.host, with_traits=args.long,
                           traits=tuple(t.upper() for t in args.trait),
                           gpus_only=not args.all_devices)
         if not args.host and not any(s.pci_managed for s in taken):
             self.app.stderr.write(NO_PCI_IN_PLACEMENT + '\n')
-        found = [d for d in reading.build(cloud, taken)
-                 if (d.is_gpu or args.all_devices) and filters.match(d)]
-        spec = DEVICE_LONG if args.long else (
-            DEVICE + CATEGORY if args.all_devices else DEVICE)
+        every = [d for d in reading.build(cloud, taken)
+                 if d.is_gpu or args.all_devices]
+        hint = devices.label_hint(every)
+        if hint:
+            self.app.stderr.write(hint + '\n')
+        found = [d for d in (every if args.vfs else devices.by_gpu(every))
+                 if filters.match(d)]
+        if args.vfs:
+            spec = VF
+        else:
+            spec = DEVICE_LONG if args.long else (
+                DEVICE + CATEGORY if args.all_devices else DEVICE)
         looked_for = options.given(
             args, 'host', 'resource_class', 'model', 'vendor_id',
-            'product_id', 'trait', 'state', 'kind')
+            'product_id', 'trait', 'state', 'kind', 'vgpu_type')
         return columns.table(spec, found, empty=_none_found(args, looked_for))
 
 
@@ -120,7 +149,9 @@ class ShowDevice(base.ShowOne):
     """Show one device: inventory, usage, traits and who holds it.
 
     For a pool of VFs: the pool's PF address and size; Placement does not
-    record which VF a server got.
+    record which VF a server got. For an SR-IOV vGPU GPU (HOST:GPU
+    ADDRESS): its VF providers and who holds each; a VF's address or
+    provider shows that VF and the GPU it belongs to.
     """
 
     def get_parser(self, prog_name):
@@ -138,7 +169,9 @@ class ShowDevice(base.ShowOne):
 
 
 class DeviceSummary(base.Lister):
-    """Count GPUs per model: total, used, reserved and free.
+    """Count GPUs per model and vGPU type: total, used, reserved and free.
+
+    An SR-IOV vGPU GPU counts once, however many VF providers it has.
 
     The answer to "how many free A100s do we have, and where" (--by host).
     """
@@ -156,7 +189,10 @@ class DeviceSummary(base.Lister):
     def take_action(self, args):
         by_host = args.by == 'host'
         found = reading.load(self.app.client_manager.gpu, args.host,
-                     all_devices=args.all_devices)
+                             all_devices=args.all_devices)
+        hint = devices.label_hint(found)
+        if hint:
+            self.app.stderr.write(hint + '\n')
         groups = devices.summarize(found, by_host=by_host)
         return columns.table(((('Host', 'host'),) if by_host else ())
                              + SUMMARY, groups, empty=_none_found(

@@ -30,7 +30,8 @@ class CreateFlavor(base.ShowOne):
 
     The flavor asks for passthrough GPUs by the nova.conf [pci] alias
     (--alias a30, --alias a100:2) or for vGPUs (--vgpu 1); traits pick a
-    GPU type. Before anything is written the request is checked: the
+    GPU type, and --vgpu-type A40-2Q the vGPU type (from the labels `gpu
+    host label` writes). Before anything is written the request is checked: the
     recipes Nova rejects or mis-schedules (hw:kvm_hidden, a flavor
     hw_machine_type, a resources: spec for a Nova-managed PCI class) are
     refused with what to do instead, traits and classes must exist in
@@ -90,13 +91,21 @@ class CreateFlavor(base.ShowOne):
                          default=[], help='PCI passthrough: a nova.conf '
                          '[pci] alias and how many devices (default 1)')
         gpu.add_argument('--vgpu', type=int, metavar='<count>',
-                         help='vGPUs, all from one physical GPU '
-                         '(resources:VGPU=<count>)')
+                         help='vGPUs: resources:<class>=<count> from one '
+                         'GPU, or, where each provider holds one vGPU '
+                         '(SR-IOV VFs), <count> isolated request groups '
+                         '(Nova 2026.1 or later)')
         gpu.add_argument('--vgpu-class', metavar='<class>',
                          type=options.nonempty('--vgpu-class',
                                                'a resource class'),
                          help='the vGPU resource class, if [mdev_<type>] '
                          'mdev_class names one (default VGPU)')
+        gpu.add_argument('--vgpu-type', metavar='<type>',
+                         type=options.nonempty('--vgpu-type',
+                                               'a vGPU type name'),
+                         help='vGPUs of this type (A40-2Q): requires the '
+                         'type\'s label trait, and takes the class of the '
+                         'GPUs labelled with it (see gpu host label)')
         gpu.add_argument('--trait', metavar='<trait>', action='append',
                          type=options.nonempty('--trait', 'a trait name'),
                          default=[], help='require a trait on the host or '
@@ -128,21 +137,35 @@ class CreateFlavor(base.ShowOne):
                 '--project goes with --private: a public flavor is open to '
                 'every project')
         nova_conf = reading.load_nova_conf(args.nova_conf)
+        found = None
         try:
+            if args.vgpu_type and args.vgpu is None:
+                raise flavors.InvalidFlavor(
+                    '--vgpu-type goes with --vgpu COUNT')
             request = flavors.build_request(
                 aliases=args.alias, vgpus=args.vgpu,
                 vgpu_class=args.vgpu_class, traits=args.trait,
                 forbidden=args.forbid_trait, numa_policy=args.numa_policy,
                 hide_hypervisor_id=args.hide_hypervisor_id,
                 properties=args.property)
+            if request.vgpus is not None:
+                found = reading.load(cloud)
+                request = flavors.place_vgpus(
+                    request, found, args.vgpu_type,
+                    class_given=args.vgpu_class is not None)
             specs = flavors.extra_specs(request)
             flavors.check(specs)
         except flavors.InvalidFlavor as e:
             raise exceptions.CommandError(str(e))
+        if request.vgpu_groups:
+            flavor_ops.check_release(cloud, 'vgpu_request_groups', (
+                '--vgpu %d: each %s provider holds one vGPU, so the flavor '
+                'asks for %d request groups' % (
+                    request.vgpus, request.vgpu_class, request.vgpus)))
         aliases = self._check_aliases(request, nova_conf)
         flavor_ops.check_free(cloud, args.name, args.id)
         pci_classes, vgpu_classes, warnings = flavor_ops.check_placement(
-            cloud, request, specs, aliases)
+            cloud, request, specs, aliases, found)
         project_id = self._project_id(args)
         body = {'name': args.name, 'vcpus': args.vcpus, 'ram': args.ram,
                 'disk': args.disk, 'OS-FLV-EXT-DATA:ephemeral': args.ephemeral,

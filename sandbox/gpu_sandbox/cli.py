@@ -27,6 +27,8 @@ from gpu_sandbox import releases
 # boots servers. Each request the wait makes has its own timeout
 # (client.REQUEST_TIMEOUT).
 START_TIMEOUT = 180
+# One host's `gpu host label` (an openstack command: a few seconds).
+LABEL_TIMEOUT = 120
 
 
 class StartError(Exception):
@@ -172,6 +174,7 @@ def start(args) -> int:
                                        timeout=2).ok,
                   data['pids']['cloud'], 'cloud', state, deadline)
         providers = _providers_seen_through_keystone(data, fleet)
+        labelled = label_hosts(state, fleet)
     except Exception as e:
         stop(args, quiet=True)
         print('gpu-sandbox start failed: %s' % e, file=sys.stderr)
@@ -180,6 +183,9 @@ def start(args) -> int:
           'providers in Placement' % (time.monotonic() - started,
                                       release.name, len(fleet.hosts),
                                       len(providers)))
+    if labelled:
+        print('  labelled by `openstack gpu host label`: %s' % ', '.join(
+            '%s (%d vGPU providers)' % item for item in labelled))
     if fleet.nova_conf:  # what the rehearsal is for
         for name, inventory in sorted(providers.items()):
             print('  %s  %s' % (name, ', '.join(
@@ -191,6 +197,37 @@ def start(args) -> int:
     print('Use it:  eval "$(gpu-sandbox env%s)"' % (
         ' --state-dir %s' % state.dir if args.state_dir else ''))
     return 0
+
+
+def label_hosts(state, fleet) -> list[tuple[str, int]]:
+    """`openstack gpu host label` for each host the fleet labels, as an
+    operator's timer runs it on the host: that host's sysfs copy (written
+    by the cloud) and nova.conf, the admin credential. The hosts in
+    parallel; [(host, providers labelled)]."""
+    hosts = [h.name for h in fleet.hosts if h.label]
+    env = dict(os.environ, OS_CLIENT_CONFIG_FILE=state.clouds_yaml,
+               OS_CLOUD=client.ADMIN_CLOUD)
+    runs = [subprocess.Popen(
+        [sys.executable, '-m', 'openstackclient.shell', 'gpu', 'host',
+         'label', '--host', host, '--sysfs',
+         os.path.join(state.dir, 'sysfs', host), '--nova-conf',
+         os.path.join(state.nova_conf_dir, 'compute-%s.conf' % host),
+         '-f', 'json'], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env=env, text=True) for host in hosts]
+    done = []
+    for host, run in zip(hosts, runs):
+        try:
+            out, err = run.communicate(timeout=LABEL_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            raise RuntimeError('gpu host label --host %s took over %d s'
+                               % (host, LABEL_TIMEOUT))
+        if run.returncode:
+            raise RuntimeError('gpu host label --host %s: %s' % (
+                host, err.strip() or 'exit %d' % run.returncode))
+        done.append((host, sum(1 for r in json.loads(out)
+                               if r['Provider'])))
+    return done
 
 
 def _providers_seen_through_keystone(data, fleet) -> dict:

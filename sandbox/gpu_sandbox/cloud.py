@@ -56,6 +56,7 @@ class Cloud(base.ServersTestBase):
     ADMIN_API = True
     microversion = 'latest'
     fleet: fleet_mod.Fleet = None
+    state_dir: str = ''
     operator_conf: dict | None = None
 
     def setUp(self):
@@ -141,9 +142,14 @@ class Cloud(base.ServersTestBase):
         hostname (the hypervisor hostname, Placement's root name) may
         differ from the service host."""
         self.apply(self.operator_conf or self.fleet.compute_conf(host))
-        pci_info = hardware.pci_info(
-            rehearsal.functions(host.sysfs) if host.sysfs
-            else hardware.fleet_functions(host))
+        if host.sysfs:
+            functions = rehearsal.functions(host.sysfs)
+        else:
+            functions = hardware.fleet_functions(host)
+            # The host's /sys, for what runs on a compute host (`gpu host
+            # label`, `gpu config generate --sysfs`).
+            hardware.write_sysfs(self.sysfs_dir(host.name), functions)
+        pci_info = hardware.pci_info(functions)
         connection = self._get_connection(pci_info=pci_info,
                                           hostname=host.hypervisor)
         self.libvirt.update_sriov_mac_address_mapping(
@@ -156,6 +162,9 @@ class Cloud(base.ServersTestBase):
             compute.driver._host.get_connection = lambda: connection
             compute.driver._host.get_node_uuid()
         self.computes[host.name] = compute
+
+    def sysfs_dir(self, host_name):
+        return os.path.join(self.state_dir, 'sysfs', host_name)
 
     def _run_periodics(self, raise_on_error=False):
         """Nova's, without holding the cell fixture's lock meanwhile.
@@ -285,6 +294,7 @@ def main(argv=None):
 
     fleet = fleet_mod.load(args.fleet)
     Cloud.fleet = fleet
+    Cloud.state_dir = os.path.dirname(os.path.abspath(args.fleet))
     cloud = Cloud()
     cloud.setUp()
     neighbours.write_all(cloud.placement, fleet)

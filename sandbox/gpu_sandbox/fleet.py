@@ -26,12 +26,14 @@ _HEX4 = re.compile(r'^[0-9a-f]{4}$')
 _HOSTNAME = re.compile(r'^[a-z0-9][a-z0-9.-]*$')
 _DEVICE_TYPES = ('type-PCI', 'type-PF')
 _TOP_KEYS = {'hosts', 'aliases', 'neutron', 'pci_in_placement', 'nova_conf'}
-_HOST_KEYS = {'hypervisor_hostname', 'pci', 'vgpu', 'cyborg', 'sysfs'}
+_HOST_KEYS = {'hypervisor_hostname', 'pci', 'vgpu', 'cyborg', 'sysfs',
+              'label'}
 _PCI_KEYS = {'address', 'vendor_id', 'product_id', 'device_type', 'numa_node',
              'one_time_use', 'live_migratable', 'resource_class', 'traits',
              'vfs'}
 _VFS_KEYS = {'count', 'product_id'}
-_VGPU_KEYS = {'mdev_type', 'per_gpu', 'addresses', 'mdev_class'}
+_VGPU_KEYS = {'mdev_type', 'per_gpu', 'addresses', 'mdev_class', 'type_name',
+              'product_id', 'vfs', 'max_instances'}
 _CYBORG_KEYS = {'address', 'vendor_id', 'product_id'}
 _BRIDGE_KEYS = {'physnet', 'egress_kbps', 'ingress_kbps'}
 # Comma-separated list options; other lists are multi-valued (repeated).
@@ -92,15 +94,48 @@ class PciDevice:
 
 
 @dataclasses.dataclass(frozen=True)
-class VgpuHost:
+class VgpuGroup:
+    """Physical GPUs of one mdev type on a host ([mdev_<type>]).
+
+    With `vfs`, the GPUs are SR-IOV (NVIDIA Ampere and later): each has that
+    many VFs and each VF is an mdev parent holding `per_gpu` vGPUs (one, on
+    NVIDIA's cards), so Nova makes one provider per VF; device_addresses
+    then lists the VFs, as Nova's virtual-gpu docs say for such GPUs.
+    """
     mdev_type: str
     per_gpu: int
     addresses: tuple[str, ...]
     mdev_class: str = 'VGPU'
+    type_name: str | None = None      # sysfs mdev type name: 'NVIDIA A40-2Q'
+    product_id: str | None = None     # the GPU's; None: ids Nova never shows
+    vfs: int = 0
+    max_instances: int | None = None
+
+    def vf_addresses(self, address: str) -> list[str]:
+        """An NVIDIA GPU's VFs start at function 4 of its slot and run on
+        through the next slots (the PF's SR-IOV offset is 4; ARI lets VFs
+        use every device number of the bus)."""
+        domain_bus, slot = address[:7], int(address[8:10], 16)
+        return ['%s:%02x.%d' % (domain_bus, slot + (4 + n) // 8, (4 + n) % 8)
+                for n in range(self.vfs)]
+
+    def parents(self) -> list[str]:
+        """The mdev parents: the VFs of SR-IOV GPUs, else the GPUs."""
+        if not self.vfs:
+            return list(self.addresses)
+        return [vf for a in self.addresses for vf in self.vf_addresses(a)]
 
     def inventories(self) -> dict[str, int]:
-        """libvirt device name of each physical GPU -> vGPUs it offers."""
-        return {libvirt_name(a): self.per_gpu for a in self.addresses}
+        """libvirt device name of each mdev parent Nova gives a provider ->
+        vGPUs it offers: past `max_instances` (counted in the order libvirt
+        lists the parents), Nova deletes the provider."""
+        found = {}
+        for n, parent in enumerate(self.parents()):
+            if self.max_instances and (n + 1) * self.per_gpu > (
+                    self.max_instances):
+                break
+            found[libvirt_name(parent)] = self.per_gpu
+        return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,9 +158,11 @@ class Host:
     name: str                       # Nova's service host
     hypervisor_hostname: str = ''   # root provider name; defaults to name
     pci: tuple[PciDevice, ...] = ()
-    vgpu: VgpuHost | None = None
+    vgpu: tuple[VgpuGroup, ...] = ()
     cyborg: tuple[CyborgDevice, ...] = ()
     sysfs: str = ''  # a copy of the host's /sys: its hardware instead
+    # `gpu host label` run for it at start, as an operator's timer would
+    label: bool = False
 
     @property
     def hypervisor(self) -> str:
@@ -173,11 +210,13 @@ class Fleet:
                         'report_in_placement': self.pci_in_placement,
                         'alias': self.alias_config()},
                 'devices': {'enabled_mdev_types':
-                            [host.vgpu.mdev_type] if host.vgpu else []}}
-        if host.vgpu:
-            conf['mdev_%s' % host.vgpu.mdev_type] = {
-                'device_addresses': list(host.vgpu.addresses),
-                'mdev_class': host.vgpu.mdev_class}
+                            [g.mdev_type for g in host.vgpu]}}
+        for g in host.vgpu:
+            group = {'device_addresses': g.parents(),
+                     'mdev_class': g.mdev_class}
+            if g.max_instances:
+                group['max_instances'] = g.max_instances
+            conf['mdev_%s' % g.mdev_type] = group
         return conf
 
     def expected_providers(self) -> dict[str, str]:
@@ -189,10 +228,9 @@ class Fleet:
                 for d in h.pci:
                     expected['%s_%s' % (h.hypervisor, d.address.upper())] = (
                         d.placement_class())
-            if h.vgpu:
-                for name in h.vgpu.inventories():
-                    expected['%s_%s' % (h.hypervisor, name)] = (
-                        h.vgpu.mdev_class)
+            for g in h.vgpu:
+                for name in g.inventories():
+                    expected['%s_%s' % (h.hypervisor, name)] = g.mdev_class
             for d in h.cyborg:
                 expected[cyborg_name(h, d)] = 'PGPU'
         return expected
@@ -306,7 +344,7 @@ def _pci_device(raw, where) -> PciDevice:
         vfs=vfs, vf_product_id=vf_product)
 
 
-def _vgpu(raw, where) -> VgpuHost:
+def _vgpu(raw, where) -> VgpuGroup:
     _unknown(raw, _VGPU_KEYS, where)
     per_gpu = _count(raw.get('per_gpu'), 'per_gpu', where)
     addresses = tuple(_address(a, where) for a in raw.get('addresses') or ())
@@ -319,8 +357,29 @@ def _vgpu(raw, where) -> VgpuHost:
     rc = raw.get('mdev_class')
     if rc and str(rc).upper() != 'VGPU':
         rc = _custom_class(rc, where)
-    return VgpuHost(mdev_type=mdev_type, per_gpu=per_gpu, addresses=addresses,
-                    mdev_class=rc or 'VGPU')
+    vfs = _count(raw['vfs'], 'vfs', where, top=60) if 'vfs' in raw else 0
+    if vfs and not all(a.endswith(':00.0') for a in addresses):
+        raise FleetError('%s: an SR-IOV GPU sits at device 00, function 0 '
+                         'of its bus' % where)
+    return VgpuGroup(
+        mdev_type=mdev_type, per_gpu=per_gpu, addresses=addresses,
+        mdev_class=rc or 'VGPU',
+        type_name=str(raw['type_name']) if raw.get('type_name') else None,
+        product_id=(_hex4(raw, 'product_id', where) if 'product_id' in raw
+                    else None),
+        vfs=vfs,
+        max_instances=(_count(raw['max_instances'], 'max_instances', where)
+                       if 'max_instances' in raw else None))
+
+
+def _vgpus(raw, where) -> tuple[VgpuGroup, ...]:
+    """One group (a mapping) or several (a list); one type per group."""
+    groups = tuple(_vgpu(g, '%s[%d]' % (where, i)) for i, g in enumerate(
+        raw if isinstance(raw, list) else [raw]))
+    types = [g.mdev_type for g in groups]
+    if len(set(types)) != len(types):
+        raise FleetError('%s: one group per mdev type' % where)
+    return groups
 
 
 def _cyborg(raw, where) -> CyborgDevice:
@@ -344,12 +403,13 @@ def _host(name, raw) -> Host:
                 for i, d in enumerate(raw.get('pci') or ()))
     cyborg = tuple(_cyborg(d, '%s cyborg[%d]' % (name, i))
                    for i, d in enumerate(raw.get('cyborg') or ()))
-    vgpu = (_vgpu(raw['vgpu'], '%s vgpu' % name) if raw.get('vgpu')
-            else None)
+    vgpu = (_vgpus(raw['vgpu'], '%s vgpu' % name) if raw.get('vgpu')
+            else ())
     addresses = ([d.address for d in pci]
                  + [a for d in pci for a in d.vf_addresses()]
                  + [d.address for d in cyborg]
-                 + list(vgpu.addresses if vgpu else ()))
+                 + [a for g in vgpu for a in g.addresses + tuple(
+                     g.parents() if g.vfs else ())])
     if len(set(addresses)) != len(addresses):
         raise FleetError('%s: a PCI address is listed twice' % name)
     specs = {}
@@ -364,8 +424,12 @@ def _host(name, raw) -> Host:
     if sysfs and (pci or vgpu or cyborg):
         raise FleetError('%s: a host read from sysfs has no pci, vgpu or '
                          'cyborg devices of its own' % name)
+    label = raw.get('label', False)
+    if label not in (True, False) or (label and not vgpu):
+        raise FleetError('%s: label is true or false, and only a vgpu host '
+                         'has labels' % name)
     return Host(name=str(name), hypervisor_hostname=hypervisor, pci=pci,
-                vgpu=vgpu, cyborg=cyborg, sysfs=sysfs)
+                vgpu=vgpu, cyborg=cyborg, sysfs=sysfs, label=label)
 
 
 def _bridges(raw) -> tuple[Bridge, ...]:

@@ -15,15 +15,20 @@ from gpu_sandbox import fleet as fleet_mod
 # libvirt's dev_type names in nova's fakelibvirt
 _FAKE_TYPES = {'type-PCI': 'PCI', 'type-PF': 'PF', 'type-VF': 'VF'}
 VGPU_IDS = ('10de', '0ffe')  # GRID M60: Nova never shows a vGPU GPU's ids
+DISPLAY = '030200'           # a 3D controller, as NVIDIA's compute GPUs are
+VGPU_DRIVER = 'nvidia'       # NVIDIA's vGPU manager holds vGPU GPUs and VFs
 
 
 def _function(address, vendor_id, product_id, numa_node, physfn=None,
-              virtfns=(), sriov_totalvfs=0, mdev_types=()):
-    """A fleet device as sysfs would show it, bound to vfio-pci; the class
-    code is left empty (Nova and fakelibvirt never read it)."""
+              virtfns=(), sriov_totalvfs=0, mdev_types=(), class_code='',
+              driver='vfio-pci'):
+    """A fleet device as sysfs would show it, bound to vfio-pci (a vGPU
+    GPU and its VFs: to the vendor's driver); the class code is left empty
+    but for vGPU GPUs (Nova and fakelibvirt read neither; `gpu host label`
+    and `gpu config generate` read the host's sysfs copy)."""
     return sysfs.PciFunction(
         address=address, vendor_id=vendor_id, product_id=product_id,
-        class_code='', driver='vfio-pci', iommu_group=None,
+        class_code=class_code, driver=driver, iommu_group=None,
         numa_node=numa_node or 0, physfn=physfn, virtfns=tuple(virtfns),
         sriov_totalvfs=sriov_totalvfs, sriov_numvfs=len(virtfns),
         mdev_types=mdev_types)
@@ -41,11 +46,20 @@ def fleet_functions(host: fleet_mod.Host) -> list[sysfs.PciFunction]:
         functions.extend(_function(vf, d.vendor_id, d.vf_product_id,
                                    d.numa_node, physfn=d.address)
                          for vf in vfs)
-    if host.vgpu:
-        functions.extend(_function(
-            a, *VGPU_IDS, None, mdev_types=(sysfs.MdevType(
-                host.vgpu.mdev_type, None, host.vgpu.per_gpu, 'vfio-pci'),))
-            for a in host.vgpu.addresses)
+    for g in host.vgpu:
+        types = (sysfs.MdevType(g.mdev_type, g.type_name, g.per_gpu,
+                                'vfio-pci'),)
+        ids = (VGPU_IDS[0], g.product_id) if g.product_id else VGPU_IDS
+        for a in g.addresses:
+            vfs = g.vf_addresses(a) if g.vfs else ()
+            functions.append(_function(
+                a, *ids, None, virtfns=vfs, sriov_totalvfs=len(vfs),
+                mdev_types=() if vfs else types, class_code=DISPLAY,
+                driver=VGPU_DRIVER))
+            functions.extend(_function(vf, *ids, None, physfn=a,
+                                       mdev_types=types, class_code=DISPLAY,
+                                       driver=VGPU_DRIVER)
+                             for vf in vfs)
     return functions
 
 
@@ -87,6 +101,10 @@ class FakeFunction(fakelibvirt.FakePCIDevice):
 
     def capability(self):
         f = self.function_record
+        caps = ''
+        if f.device_type == 'type-VF':   # an SR-IOV GPU's VF may hold mdevs
+            caps = "<capability type='phys_function'>%s</capability>" % (
+                _address_xml(f.physfn))
         if f.mdev_types:
             types = ''.join(
                 "<type id='%s'><name>%s</name><deviceAPI>vfio-pci"
@@ -94,14 +112,12 @@ class FakeFunction(fakelibvirt.FakePCIDevice):
                 "</type>" % (t.id, t.name or t.id, t.available_instances
                              - self.created.get(t.id, 0))
                 for t in f.mdev_types)
-            return "<capability type='mdev_types'>%s</capability>" % types
+            return caps + "<capability type='mdev_types'>%s</capability>" % (
+                types)
         if f.device_type == 'type-PF':
             return "<capability type='virt_functions'>%s</capability>" % (
                 ''.join(_address_xml(a) for a in f.virtfns))
-        if f.device_type == 'type-VF':
-            return "<capability type='phys_function'>%s</capability>" % (
-                _address_xml(f.physfn))
-        return ''
+        return caps
 
     def XMLDesc(self, flags):
         return self.pci_device.replace(
@@ -131,3 +147,51 @@ def create_mdev(driver, dev_name, mdev_type, uuid=None):
     connection.mdev_info.devices[name] = fakelibvirt.FakeMdevDevice(
         dev_name=name, type_id=mdev_type, parent=dev_name)
     return uuid
+
+
+def write_sysfs(root, functions) -> None:
+    """A copy of a host's /sys with these PCI functions, laid out as the
+    kernel lays it out (tests/fixtures/sysfs/README.rst) and as
+    gpuclient.hostconfig.sysfs reads it: the copy `gpu host label --sysfs`
+    and `gpu config generate --sysfs` are given for a sandbox host."""
+    import os
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
+
+    def write(path, name, value):
+        with open(os.path.join(path, name), 'w') as f:
+            f.write('%s\n' % value)
+
+    devices = os.path.join(root, 'bus', 'pci', 'devices')
+    os.makedirs(devices, exist_ok=True)
+    for group, f in enumerate(functions, start=40):
+        path = os.path.join(root, 'devices', 'pci0000:00', f.address)
+        os.makedirs(path)
+        write(path, 'vendor', '0x' + f.vendor_id)
+        write(path, 'device', '0x' + f.product_id)
+        write(path, 'class', '0x' + (f.class_code or '000000'))
+        write(path, 'numa_node', -1 if f.numa_node is None else f.numa_node)
+        if f.sriov_totalvfs:
+            write(path, 'sriov_totalvfs', f.sriov_totalvfs)
+            write(path, 'sriov_numvfs', len(f.virtfns))
+        if f.physfn:
+            os.symlink('../' + f.physfn, os.path.join(path, 'physfn'))
+        for n, vf in enumerate(f.virtfns):
+            os.symlink('../' + vf, os.path.join(path, 'virtfn%d' % n))
+        if f.driver:
+            os.symlink('../../../bus/pci/drivers/' + f.driver,
+                       os.path.join(path, 'driver'))
+        for t in f.mdev_types:
+            type_dir = os.path.join(path, 'mdev_supported_types', t.id)
+            os.makedirs(os.path.join(type_dir, 'devices'))
+            if t.name:
+                write(type_dir, 'name', t.name)
+            write(type_dir, 'device_api', t.device_api)
+            write(type_dir, 'available_instances', t.available_instances)
+        groups = os.path.join(root, 'kernel', 'iommu_groups', str(group))
+        os.makedirs(os.path.join(groups, 'devices'))
+        os.symlink('../../../../kernel/iommu_groups/%d' % group,
+                   os.path.join(path, 'iommu_group'))
+        os.symlink('../../../devices/pci0000:00/' + f.address,
+                   os.path.join(devices, f.address))

@@ -36,6 +36,13 @@ VGPU = {('vgpu-1', '0000:%s:00.0' % bus): ('VGPU', None)
         for bus in ('84', '85', '86', '87')}
 VGPU.update({('vgpu-2', '0000:%s:00.0' % bus): ('CUSTOM_VGPU_A16', None)
              for bus in ('3d', '3e')})
+# SR-IOV vGPU GPUs: a row per GPU (its VFs' providers), named by the labels
+# the sandbox writes at start (tests/functional/test_vgpu_sriov.py)
+VGPU.update({('vgpu-a40-1', '0000:51:00.0'): ('CUSTOM_VGPU_A40', 'A40'),
+             ('vgpu-a40-1', '0000:61:00.0'): ('CUSTOM_VGPU_A40', 'A40'),
+             ('vgpu-a10-1', '0000:17:00.0'): ('CUSTOM_VGPU_A10', 'A10'),
+             ('vgpu-a10-1', '0000:31:00.0'): ('CUSTOM_VGPU_A10', 'A10'),
+             ('vgpu-l4-1', '0000:ca:00.0'): ('CUSTOM_VGPU_L4', 'L4')})
 NOT_GPUS = {(L40S_HOST, '0000:3b:00.0'): 'NIC',
             (L40S_HOST, '0000:5e:00.0'): 'NVMe'}
 POOL = ('gpu-sriov-1', '0000:4d:00.0')
@@ -92,8 +99,8 @@ class TestDeviceList(base.SandboxTestCase):
         code, out, err = self.run_openstack('gpu', 'device', 'list')
         self.assertEqual(0, code, err)
         lines = out.splitlines()
-        self.assertEqual(['Host', 'Address', 'Model', 'Kind', 'Total', 'Used',
-                          'Free', 'State'],
+        self.assertEqual(['Host', 'Address', 'Model', 'Kind', 'vGPU Type',
+                          'Total', 'Used', 'Free', 'State'],
                          [c.strip() for c in lines[1].strip('|').split('|')])
         self.assertLessEqual(max(len(line) for line in lines), 120)
         self.assertEqual(len(PASSTHROUGH) + len(VGPU) + 4, len(lines))
@@ -199,8 +206,9 @@ class TestDeviceList(base.SandboxTestCase):
         self.assertEqual(4, len(addresses('--trait', 'CUSTOM_NVLINK')))
         self.assertEqual(4, len(addresses('--resource-class', 'CUSTOM_A100')))
         # A100s have a custom resource class: Placement does not say their
-        # vendor, so a vendor filter cannot find them; Cyborg's traits do.
-        self.assertEqual(9, len(addresses('--vendor-id', '10de')))
+        # vendor, so a vendor filter cannot find them; Cyborg's traits and
+        # the labels of the SR-IOV vGPU GPUs (5) do.
+        self.assertEqual(14, len(addresses('--vendor-id', '10de')))
         self.assertEqual([POOL], addresses('--model', 'mi25'))
         self.assertEqual(2, len(addresses('--model', 'L40S')))
 
@@ -249,7 +257,8 @@ class TestDeviceList(base.SandboxTestCase):
         summary = self.gpu('device', 'summary')
         for group in summary:
             members = [r for r in rows if group['Model'] in (
-                r['Model'], r['Resource Class'])]
+                r['Model'], r['Resource Class'])
+                and group['vGPU Type'] == r['vGPU Type']]
             self.assertEqual(len(members), group['Devices'])
             for field in ('Total', 'Used', 'Reserved', 'Free'):
                 self.assertEqual(sum(r[field] for r in members), group[field])
@@ -265,7 +274,9 @@ class TestDeviceList(base.SandboxTestCase):
                           ('vgpu-1', 'VGPU', 4), (L40S_HOST, 'L40S', 2),
                           ('gpu-sriov-1', 'MI25 MxGPU', 1),
                           ('vgpu-2', 'CUSTOM_VGPU_A16', 2),
-                          ('cyborg-1', 'T4', 2)},
+                          ('vgpu-a40-1', 'A40', 2),
+                          ('vgpu-a10-1', 'A10', 1), ('vgpu-a10-1', 'A10', 1),
+                          ('vgpu-l4-1', 'L4', 1), ('cyborg-1', 'T4', 2)},
                          {(g['Host'], g['Model'], g['Devices'])
                           for g in summary})
 

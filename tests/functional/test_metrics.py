@@ -33,16 +33,20 @@ class TestMetrics(base.CapacityTestCase):
         for field in ('capacity', 'used', 'reserved', 'free'):
             for s in found['openstack_gpu_device_%s' % field]:
                 key = (s.labels['model'] or s.labels['resource_class'],
-                       s.labels['kind'])
+                       s.labels['kind'], s.labels['vgpu_type'] or None)
                 sums.setdefault(key, {'devices': 0}).setdefault(field, 0)
                 sums[key][field] += s.value
                 sums[key]['devices'] += field == 'capacity'
-        summary = {(r['Model'], r['Kind']): {
+        summary = {(r['Model'], r['Kind'], r['vGPU Type']): {
             'devices': r['Devices'], 'capacity': r['Total'],
             'used': r['Used'], 'reserved': r['Reserved'], 'free': r['Free']}
             for r in self.gpu('device', 'summary')}
         self.assertEqual(summary, sums)
-        self.assertEqual(1, sums['A30', 'passthrough']['used'])
+        self.assertEqual(1, sums['A30', 'passthrough', None]['used'])
+        # an SR-IOV GPU is one series, its VFs summed
+        self.assertEqual({'devices': 2, 'capacity': 16, 'used': 0,
+                          'reserved': 0, 'free': 16},
+                         sums['A40', 'vgpu', 'A40-2Q'])
         # per flavor capacity: what `gpu flavor capacity` says, by host
         by_host = self.gpu('flavor', 'capacity', flavor, '--by', 'host',
                            '--nova-conf', self.nova_conf())

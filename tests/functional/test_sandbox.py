@@ -7,7 +7,8 @@ from tests.functional import base
 
 PCI_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
 HOSTS = ['gpu-a30-1', 'gpu-a100-1', 'gpu-h100-1', 'gpu-rtx-1', 'vgpu-1',
-         'gpu-l40s-1', 'gpu-sriov-1', 'vgpu-2', 'cyborg-1']
+         'gpu-l40s-1', 'gpu-sriov-1', 'vgpu-2', 'vgpu-a40-1', 'vgpu-a10-1',
+         'vgpu-l4-1', 'cyborg-1']
 # Placement's roots are the hypervisor hostnames
 ROOTS = set(HOSTS) - {'gpu-l40s-1'} | {'gpu-l40s-1.dc1.example.org'}
 
@@ -45,6 +46,16 @@ class TestDefaultFleet(base.SandboxTestCase):
         for address in ('3d', '3e'):
             expected['vgpu-2_pci_0000_%s_00_0' % address] = (
                 'CUSTOM_VGPU_A16', 8, nova)
+        # SR-IOV vGPU GPUs: a provider per VF, of one vGPU (the labels the
+        # sandbox writes at start: test_vgpu_sriov)
+        a40 = {'CUSTOM_GPU_PCI_10DE_2235', 'CUSTOM_VGPU_TYPE_A40_2Q',
+               'CUSTOM_GPU_VFS_8'}
+        for bus in ('51', '61'):
+            for vf in ('00_4', '00_5', '00_6', '00_7', '01_0', '01_1',
+                       '01_2', '01_3'):
+                expected['vgpu-a40-1_pci_0000_%s_%s' % (bus, vf)] = (
+                    'CUSTOM_VGPU_A40', 1,
+                    nova | a40 | {'CUSTOM_GPU_ADDR_0000_%s_00_0' % bus})
         providers = self.placement('GET', '/resource_providers')[
             'resource_providers']
         roots = {p['uuid']: p['name'] for p in providers

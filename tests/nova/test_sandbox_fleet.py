@@ -15,12 +15,19 @@ class TestDefaultFleet(testtools.TestCase):
     def test_hosts_and_providers(self):
         self.assertEqual(['gpu-a30-1', 'gpu-a100-1', 'gpu-h100-1',
                           'gpu-rtx-1', 'vgpu-1', 'gpu-l40s-1', 'gpu-sriov-1',
-                          'vgpu-2', 'cyborg-1'],
+                          'vgpu-2', 'vgpu-a40-1', 'vgpu-a10-1', 'vgpu-l4-1',
+                          'cyborg-1'],
                          [h.name for h in self.fleet.hosts])
         expected = self.fleet.expected_providers()
         # the seeds' 13 GPUs, 2 L40S, the NIC and the NVMe drive, one VF
-        # pool, 2 custom-class vGPU GPUs and 2 Cyborg T4s
-        self.assertEqual(22, len(expected))
+        # pool, 2 custom-class vGPU GPUs, 2 Cyborg T4s, and a provider per
+        # vGPU VF: 16 of 2 A40s, 6 + 3 of 2 A10s, 6 of an L4's 8 (its
+        # max_instances)
+        self.assertEqual(22 + 16 + 9 + 6, len(expected))
+        self.assertEqual('CUSTOM_VGPU_A40',
+                         expected['vgpu-a40-1_pci_0000_61_01_3'])
+        self.assertIn('vgpu-l4-1_pci_0000_ca_01_1', expected)
+        self.assertNotIn('vgpu-l4-1_pci_0000_ca_01_2', expected)
         self.assertEqual('CUSTOM_PCI_10DE_20B7',
                          expected['gpu-a30-1_0000:81:00.0'])
         self.assertEqual('CUSTOM_A100', expected['gpu-a100-1_0000:2B:00.0'])
@@ -82,7 +89,8 @@ class TestDefaultFleet(testtools.TestCase):
             'device_spec']
         self.assertNotIn('one_time_use', json.loads(spec))
         # only what Nova's PCI tracker never writes there: vGPUs, Cyborg
-        self.assertEqual({'VGPU', 'CUSTOM_VGPU_A16', 'PGPU'},
+        self.assertEqual({'VGPU', 'CUSTOM_VGPU_A16', 'CUSTOM_VGPU_A40',
+                          'CUSTOM_VGPU_A10', 'CUSTOM_VGPU_L4', 'PGPU'},
                          set(legacy.expected_providers().values()))
 
     def test_cyborg_and_neutron(self):
@@ -110,7 +118,20 @@ class TestDefaultFleet(testtools.TestCase):
     def test_vgpu_inventories_use_libvirt_names(self):
         self.assertEqual({'pci_0000_84_00_0': 16, 'pci_0000_85_00_0': 16,
                           'pci_0000_86_00_0': 16, 'pci_0000_87_00_0': 16},
-                         self.fleet.host('vgpu-1').vgpu.inventories())
+                         self.fleet.host('vgpu-1').vgpu[0].inventories())
+
+    def test_sriov_vgpu_gpus_have_a_parent_per_vf(self):
+        a10_4q, a10_8q = self.fleet.host('vgpu-a10-1').vgpu
+        self.assertEqual(['0000:17:00.4', '0000:17:00.5', '0000:17:00.6',
+                          '0000:17:00.7', '0000:17:01.0', '0000:17:01.1'],
+                         a10_4q.parents())
+        conf = self.fleet.compute_conf(self.fleet.host('vgpu-a10-1'))
+        self.assertEqual(['nvidia-592', 'nvidia-593'],
+                         conf['devices']['enabled_mdev_types'])
+        self.assertEqual(a10_8q.parents(),
+                         conf['mdev_nvidia-593']['device_addresses'])
+        l4 = self.fleet.compute_conf(self.fleet.host('vgpu-l4-1'))
+        self.assertEqual(6, l4['mdev_nvidia-880']['max_instances'])
 
     def test_aliases_include_the_new_devices(self):
         aliases = {a['name']: a for a in self.fleet.aliases}

@@ -1,0 +1,295 @@
+"""SR-IOV vGPU hosts (NVIDIA Ampere and later) against the sandbox: Nova's
+libvirt driver makes one provider per VF, and the plugin shows one row
+per physical GPU, with the model and vGPU type that `gpu host label`
+writes (the default fleet labels vgpu-a40-1, vgpu-a10-1 and vgpu-l4-1 at
+start, as an operator's timer would; vgpu-1 and vgpu-2 stay unlabelled)."""
+import os
+
+from gpuclient.model import devices
+from gpuclient.model import labels
+from gpuclient.model import releases
+from tests.functional import base
+
+A40_HOST = 'vgpu-a40-1'
+A40_GPUS = ('0000:51:00.0', '0000:61:00.0')
+A40_CLASS = 'CUSTOM_VGPU_A40'
+
+
+def vf_provider(host, address):
+    """Nova's name for the vGPU provider of the VF at `address`."""
+    return '%s_pci_%s' % (host, address.replace(':', '_').replace('.', '_'))
+
+
+class SriovTestCase(base.CapacityTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.needs_provider(vf_provider(A40_HOST, '0000:51:00.4'))
+
+    def create(self, vgpus, vgpu_type):
+        name = self.flavor_name()
+        return name, self.gpu('flavor', 'create', name, '--vcpus', 1,
+                              '--ram', 512, '--disk', 1, '--vgpu', vgpus,
+                              '--vgpu-type', vgpu_type)
+
+    def groups_ok(self):
+        """Whether the sandbox's Nova honours several vGPU groups."""
+        return releases.has('vgpu_request_groups',
+                            self.sandbox().release.name)
+
+    def rows(self, host, *args):
+        return {r['Address']: r for r in self.gpu(
+            'device', 'list', '--host', host, '--kind', 'vgpu', *args)}
+
+    def label(self, host, *args):
+        """`gpu host label` as it runs on `host`: its sysfs and nova.conf."""
+        state = self.sandbox().state
+        return self.gpu(
+            'host', 'label', '--host', host,
+            '--sysfs', os.path.join(state.dir, 'sysfs', host),
+            '--nova-conf', os.path.join(state.nova_conf_dir,
+                                        'compute-%s.conf' % host), *args)
+
+    def label_traits(self, host):
+        """{provider name: its label traits} of a host's vGPU providers."""
+        root = self.provider(host)['uuid']
+        found = {}
+        for p in self.placement('GET', '/resource_providers', params={
+                'in_tree': root})['resource_providers']:
+            if '_pci_' in p['name']:
+                traits = self.placement('GET', '/resource_providers/%s/traits'
+                                        % p['uuid'])['traits']
+                found[p['name']] = {t for t in traits
+                                    if labels.is_label_trait(t)}
+        return found
+
+    def strip_labels(self, host):
+        """Take the labels off a host's vGPU providers; labelled again at
+        the end of the test."""
+        self.addCleanup(self.label, host)
+        for name in self.label_traits(host):
+            self.change_traits(self.provider(name)['uuid'], lambda traits: {
+                t for t in traits if not labels.is_label_trait(t)})
+
+
+class TestSriovListing(SriovTestCase):
+
+    def test_two_a40s_are_two_rows_of_eight_vfs(self):
+        rows = self.rows(A40_HOST, '--long')
+        self.assertEqual(set(A40_GPUS), set(rows))
+        for address in A40_GPUS:
+            row = rows[address]
+            self.assertEqual(
+                ('A40', 'A40-2Q', 8, 8, 0, 8, 0, 'free', A40_CLASS,
+                 '10de:2235'),
+                (row['Model'], row['vGPU Type'], row['VFs'], row['Total'],
+                 row['Used'], row['Free'], row['VFs Without Provider'],
+                 row['State'], row['Resource Class'], row['PCI ID']), row)
+
+    def test_a_vgpu_server_counts_on_its_gpu_and_its_vf(self):
+        server = self.boot(self.create_flavor({'resources:%s' % A40_CLASS:
+                                               '1'}))
+        [vf_name] = self.gpus_held(server['id'])
+        vf = devices.address_from_name(vf_name, A40_HOST)
+        gpu = vf[:7] + ':00.0'
+        rows = self.rows(A40_HOST)
+        self.assertEqual((1, 7, 'partly-used'), (
+            rows[gpu]['Used'], rows[gpu]['Free'], rows[gpu]['State']))
+        other, = set(A40_GPUS) - {gpu}
+        self.assertEqual(0, rows[other]['Used'])
+        # --vfs: the VFs themselves, each under its GPU
+        vfs = {r['Address']: r for r in self.gpu(
+            'device', 'list', '--host', A40_HOST, '--vfs')}
+        self.assertEqual(16, len(vfs))
+        self.assertEqual((gpu, 1, 'in-use'), (
+            vfs[vf]['GPU'], vfs[vf]['Used'], vfs[vf]['State']))
+        self.assertEqual({gpu}, {r['GPU'] for r in vfs.values()
+                                 if r['Address'].startswith(gpu[:7])})
+        # device show of the GPU names the VF and who holds it
+        shown = self.gpu('device', 'show', '%s:%s' % (A40_HOST, gpu))
+        self.assertEqual(8, len(shown['VF Providers']))
+        [held] = [v for v in shown['VF Providers'] if v['used']]
+        self.assertEqual((vf, [server['id']]),
+                         (held['address'], held['consumers']))
+        # allocation show names the VF and its GPU
+        [record] = self.gpu('allocation', 'show', server['id'])['GPUs']
+        self.assertEqual((vf, gpu, 'A40', 'A40-2Q'), (
+            record['address'], record['gpu'], record['model'],
+            record['vgpu_type']))
+        # the summary counts the GPUs, not the VF providers
+        summary = {(r['Model'], r['vGPU Type']): r
+                   for r in self.gpu('device', 'summary')}
+        self.assertEqual((2, 16, 1), (
+            summary['A40', 'A40-2Q']['Devices'],
+            summary['A40', 'A40-2Q']['Total'],
+            summary['A40', 'A40-2Q']['Used']))
+
+    def test_two_types_on_one_host_each_gpu_its_own(self):
+        rows = self.rows('vgpu-a10-1', '--long')
+        self.assertEqual(
+            {'0000:17:00.0': ('A10', 'A10-4Q', 6, 'CUSTOM_VGPU_A10'),
+             '0000:31:00.0': ('A10', 'A10-8Q', 3, 'CUSTOM_VGPU_A10')},
+            {a: (r['Model'], r['vGPU Type'], r['Total'],
+                 r['Resource Class']) for a, r in rows.items()})
+        only = self.gpu('device', 'list', '--vgpu-type', 'a10-8q')
+        self.assertEqual([('vgpu-a10-1', '0000:31:00.0')],
+                         [(r['Host'], r['Address']) for r in only])
+
+    def test_vfs_past_max_instances_are_counted_as_without_provider(self):
+        [row] = self.rows('vgpu-l4-1', '--long').values()
+        # 8 VFs enabled, max_instances 6: Nova made 6 providers
+        self.assertEqual(('L4', 'L4-4Q', 6, 6, 2), (
+            row['Model'], row['vGPU Type'], row['VFs'], row['Total'],
+            row['VFs Without Provider']))
+        dry = self.label('vgpu-l4-1', '--dry-run')
+        self.assertEqual(['0000:ca:01.2', '0000:ca:01.3'], sorted(
+            r['Address'] for r in dry if r['Result'].startswith(
+                'no provider')))
+
+    def test_unlabelled_hosts_get_a_hint(self):
+        code, out, err = self.run_openstack('gpu', 'device', 'list',
+                                            '--host', 'vgpu-1')
+        self.assertEqual(0, code, err)
+        self.assertIn('4 vGPU provider(s) have no GPU model or vGPU type',
+                      err)
+        self.assertIn('openstack gpu host label', err)
+        code, out, err = self.run_openstack('gpu', 'device', 'list',
+                                            '--host', A40_HOST)
+        self.assertNotIn('gpu host label', err)
+
+
+class TestHostLabel(SriovTestCase):
+
+    def test_label_names_gpu_model_and_type_and_keeps_other_traits(self):
+        self.strip_labels(A40_HOST)
+        before = self.rows(A40_HOST)
+        self.assertEqual({None}, {r['Model'] for r in before.values()})
+        one = vf_provider(A40_HOST, '0000:61:00.5')
+        self.tag(one, 'CUSTOM_KEEP_ME')
+        other_host = self.label_traits('vgpu-a10-1')
+        dry = self.label(A40_HOST, '--dry-run')
+        self.assertEqual({'would change'}, {r['Result'] for r in dry})
+        self.assertEqual({None}, {r['Model'] for r in self.rows(
+            A40_HOST).values()}, 'a dry run wrote labels')
+
+        done = {r['Address']: r for r in self.label(A40_HOST)}
+        self.assertEqual(16, len(done))
+        self.assertEqual({'labelled'}, {r['Result'] for r in done.values()})
+        self.assertEqual(
+            ['CUSTOM_GPU_ADDR_0000_61_00_0', 'CUSTOM_GPU_PCI_10DE_2235',
+             'CUSTOM_GPU_VFS_8', 'CUSTOM_VGPU_TYPE_A40_2Q'],
+            done['0000:61:00.5']['Added'])
+        rows = self.rows(A40_HOST, '--long')
+        self.assertEqual({('A40', 'A40-2Q', 8)}, {
+            (r['Model'], r['vGPU Type'], r['VFs']) for r in rows.values()})
+        traits = self.placement('GET', '/resource_providers/%s/traits'
+                                % self.provider(one)['uuid'])['traits']
+        self.assertIn('CUSTOM_KEEP_ME', traits)
+        self.assertEqual(other_host, self.label_traits('vgpu-a10-1'))
+        # again: nothing to do
+        self.assertEqual({'unchanged'}, {r['Result']
+                                         for r in self.label(A40_HOST)})
+
+    def test_trait_tag_of_a_gpu_tags_each_of_its_vfs(self):
+        trait = 'CUSTOM_SRIOV_TEST'
+        self.addCleanup(self.placement, 'DELETE', '/traits/%s' % trait)
+        gpu = '%s:%s' % (A40_HOST, A40_GPUS[1])
+        self.addCleanup(self.run_openstack, 'gpu', 'trait', 'untag', trait,
+                        gpu)
+        rows = self.gpu('trait', 'tag', trait, gpu)
+        self.assertEqual(8, len(rows))
+        self.assertEqual({'0000:61:00.%d' % f for f in range(4, 8)}
+                         | {'0000:61:01.%d' % f for f in range(4)},
+                         {r['Address'] for r in rows})
+        [row] = self.gpu('device', 'list', '--trait', trait)
+        self.assertEqual((A40_HOST, A40_GPUS[1], 8),
+                         (row['Host'], row['Address'], row['Total']))
+
+    def test_labels_survive_novas_periodic_update(self):
+        before = self.label_traits('vgpu-a10-1')
+        self.assertTrue(all(before.values()), before)
+        # as after a compute restart: Nova re-reads every provider
+        self.sandbox().periodic(refresh_provider_cache=True)
+        self.assertEqual(before, self.label_traits('vgpu-a10-1'))
+
+    def test_unknown_host_and_missing_nova_conf_are_one_line(self):
+        state = self.sandbox().state
+        line = self.gpu_fails(
+            'host', 'label', '--host', 'no-such-host',
+            '--sysfs', os.path.join(state.dir, 'sysfs', A40_HOST),
+            '--nova-conf', os.path.join(state.nova_conf_dir,
+                                        'compute-%s.conf' % A40_HOST))
+        self.assertIn('no-such-host', line)
+        line = self.gpu_fails(
+            'host', 'label', '--host', A40_HOST,
+            '--sysfs', os.path.join(state.dir, 'sysfs', A40_HOST),
+            '--nova-conf', '/nonexistent/nova.conf')
+        self.assertIn('/nonexistent/nova.conf', line)
+
+
+class TestVgpuTypeFlavor(SriovTestCase):
+
+    def test_vgpu_type_flavor_boots_on_a_gpu_of_that_type(self):
+        for vgpu_type, bus in (('A10-8Q', '31'), ('A10-4Q', '17')):
+            name, flavor = self.create(1, vgpu_type)
+            self.assertEqual(
+                {'resources:CUSTOM_VGPU_A10': '1',
+                 'trait:CUSTOM_VGPU_TYPE_%s' % vgpu_type.replace('-', '_'):
+                     'required'}, flavor['Extra Specs'])
+            server = self.boot(name)
+            [held] = self.gpus_held(server['id'])
+            self.assertTrue(held.startswith('vgpu-a10-1_pci_0000_%s_' % bus),
+                            (vgpu_type, held))
+
+    def test_two_vgpus_are_two_groups_and_boot_on_two_vfs(self):
+        if not self.groups_ok():
+            # Nova before 2026.1 attaches the first group's vGPU only
+            # (nova/virt/libvirt/driver.py _allocate_mdevs, Nova 29)
+            line = self.gpu_fails('flavor', 'create', self.flavor_name(),
+                                  '--vcpus', 1, '--ram', 512, '--disk', 1,
+                                  '--vgpu', 2, '--vgpu-type', 'A40-2Q')
+            self.assertIn('needs 2026.1 or later', line)
+            self.assertIn('this cloud runs %s' % self.sandbox().release.name,
+                          line)
+            return
+        name, flavor = self.create(2, 'A40-2Q')
+        trait = 'CUSTOM_VGPU_TYPE_A40_2Q'
+        self.assertEqual(
+            {'group_policy': 'isolate',
+             'resources1:%s' % A40_CLASS: '1',
+             'resources2:%s' % A40_CLASS: '1',
+             'trait1:%s' % trait: 'required',
+             'trait2:%s' % trait: 'required'}, flavor['Extra Specs'])
+        server = self.boot(name)
+        shown = self.gpu('allocation', 'show', server['id'])
+        gpus = shown['GPUs']
+        self.assertEqual(2, len(gpus))
+        self.assertEqual(2, len({g['address'] for g in gpus}))
+        for g in gpus:   # each VF named under its GPU
+            self.assertEqual(g['address'][:7] + ':00.0', g['gpu'])
+            self.assertIn(g['gpu'], A40_GPUS)
+        self.assertEqual(['ok'], sorted({c['result']
+                                         for c in shown['Checks']}))
+        listed = {r['Server']: r for r in self.gpu('allocation', 'list',
+                                                   '--host', A40_HOST)}
+        self.assertIn(server['id'], listed)
+
+    def test_more_vgpus_than_a_host_has_vfs_are_refused(self):
+        line = self.gpu_fails('flavor', 'create', self.flavor_name(),
+                              '--vcpus', 1, '--ram', 512, '--disk', 1,
+                              '--vgpu', 4, '--vgpu-type', 'A10-8Q')
+        self.assertIn('the most on one host is 3 (vgpu-a10-1)', line)
+
+    def test_capacity_of_a_vgpu_type_flavor_is_what_boots(self):
+        for vgpus, fits in ((2, 1), (1, 3)) if self.groups_ok() else (
+                ((1, 3),)):
+            name, _ = self.create(vgpus, 'A10-8Q')
+            self.assertEqual(fits, self.capacity(name)['Servers'],
+                             (vgpus, self.capacity(name)))
+        self.boot_all(name, 3)
+
+    def test_unknown_vgpu_type_is_refused_naming_the_labelled_ones(self):
+        line = self.gpu_fails('flavor', 'create', self.flavor_name(),
+                              '--vcpus', 1, '--ram', 512, '--disk', 1,
+                              '--vgpu', 1, '--vgpu-type', 'A100-7Q')
+        self.assertIn('A10-4Q, A10-8Q, A40-2Q, L4-4Q', line)
