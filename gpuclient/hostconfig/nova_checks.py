@@ -21,6 +21,10 @@ from gpuclient.hostconfig import novaconf
 from gpuclient.hostconfig import sysfs
 from gpuclient.model import releases
 
+# seed 004 (Nova's vGPU guide): NVIDIA's tool that enables an SR-IOV GPU's
+# VFs, at every boot, before nova-compute lists them.
+SRIOV_MANAGE = '/usr/lib/nvidia/sriov-manage'
+
 ERROR = 'error'
 WARNING = 'warning'
 
@@ -303,6 +307,25 @@ def _check_mdev(conf):
     return found
 
 
+def _check_gpu_types(conf, host):
+    """A GPU serves one vGPU type at a time: the VFs of one SR-IOV GPU
+    given different types by device_addresses cannot all get vGPUs."""
+    types: dict[str, dict[str, list[str]]] = {}
+    for t in conf.enabled_mdev_types:
+        for address in conf.mdev_types[t].device_addresses:
+            f = host.functions.get(address.lower())
+            if f and f.physfn:
+                types.setdefault(f.physfn, {}).setdefault(t, []).append(
+                    f.address)
+    return [Finding(ERROR, _mdev_where(conf, sorted(by_type)[1]), (
+        'the VFs of GPU %s are given %d vGPU types (%s): a GPU serves one '
+        'type at a time; list all its VFs under one [mdev_<type>]' % (
+            gpu, len(by_type), ', '.join(
+                '%s: %s' % (t, ', '.join(a)) for t, a in
+                sorted(by_type.items())))))
+        for gpu, by_type in sorted(types.items()) if len(by_type) > 1]
+
+
 def _mdev_where(conf, mdev_type):
     return (_where(conf, 'mdev_%s' % mdev_type, 'device_addresses')
             or _where(conf, 'vgpu_%s' % mdev_type, 'device_addresses'))
@@ -362,11 +385,19 @@ def _check_hardware(conf, host):
                         for m in f.mdev_types})) or 'none'))))
             continue
         for address in conf.mdev_types[t].device_addresses:
-            if address.lower() not in offering:
+            if (address.lower() not in host.functions
+                    and not address.endswith(':00.0')):   # a VF's address
+                found.append(Finding(ERROR, where, (
+                    '[mdev_%s] device_addresses: %s is not on this host: '
+                    'an SR-IOV GPU\'s VFs exist only once enabled (%s -e '
+                    '<GPU address>, at every boot)' % (
+                        t, address, SRIOV_MANAGE))))
+            elif address.lower() not in offering:
                 found.append(Finding(ERROR, where, (
                     '[mdev_%s] device_addresses: %s does not offer %s on '
                     'this host (%s do)' % (t, address, t,
                                            ', '.join(offering)))))
+    found += _check_gpu_types(conf, host)
     by_id = {}
     for f, _ in matched.values():
         by_id.setdefault((f.vendor_id, f.product_id), set()).add(

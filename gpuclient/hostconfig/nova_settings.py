@@ -53,9 +53,7 @@ class Settings:
     sriov_gpus: list[str] = dataclasses.field(default_factory=list)
 
 
-# seed 004 (Nova's vGPU guide): SR-IOV GPUs' VFs are enabled by NVIDIA's
-# sriov-manage at every boot, before nova-compute lists them.
-SRIOV_MANAGE = '/usr/lib/nvidia/sriov-manage'
+# seed 004's unit, run for each SR-IOV vGPU GPU (nova_checks.SRIOV_MANAGE)
 SRIOV_UNIT = '''[Unit]
 Description=Enable NVIDIA GPU virtual functions of %i
 After=nvidia-vgpu-mgr.service nvidia-vgpud.service
@@ -63,7 +61,7 @@ Before=nova-compute.service
 
 [Service]
 Type=oneshot
-ExecStart=''' + SRIOV_MANAGE + ''' -e %i
+ExecStart=''' + nova_checks.SRIOV_MANAGE + ''' -e %i
 TimeoutSec=120
 RemainAfterExit=true
 
@@ -403,8 +401,12 @@ def _mdev_settings(vgpus, wanted, compute, warnings) -> dict[str, str]:
     for t in types:
         addresses = [a for a, c in chosen.items() if c == t]
         info = next(m for f in vgpus for m in f.mdev_types if m.id == t)
+        gpus = {f.physfn for f in vgpus if f.address in addresses}
         compute.append(Setting(
             'mdev_%s' % t, 'device_addresses', addresses,
+            '%s: the VFs of %s, one vGPU each' % (
+                info.name or t, ', '.join(sorted(gpus)))
+            if None not in gpus else
             '%s: %d instances per GPU available now' % (
                 info.name or t, info.available_instances)))
     return chosen
@@ -422,7 +424,8 @@ def _warn_host_side(host, f, role, warnings):
             '%s (%s) is an SR-IOV GPU held by %s with no VF enabled: for '
             'vGPUs enable its VFs at every boot (%s -e %s; the unit below), '
             'or bind it to vfio-pci to pass it through whole' % (
-                f.address, _names(f), f.driver, SRIOV_MANAGE, f.address))
+                f.address, _names(f), f.driver, nova_checks.SRIOV_MANAGE,
+                f.address))
     if role == 'vgpu' and f.driver in (None, VFIO):
         warnings.append('%s offers mdev types but is bound to %s: vGPUs need '
                         'the vendor\'s vGPU manager driver'

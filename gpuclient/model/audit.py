@@ -342,6 +342,32 @@ def vgpu_indistinct(e: Estate) -> list[Finding]:
     return found
 
 
+def vgpu_unlabelled(e: Estate) -> list[Finding]:
+    hosts = collections.Counter(d.host for d in devices.unlabelled(
+        e.nova_devices()))
+    return [Finding(
+        INFO, 'vgpu-unlabelled', 'host %s' % host,
+        '%d vGPU provider(s) with no label: Placement names neither their '
+        'physical GPU, model nor vGPU type, so no flavor can ask for a type '
+        'and an SR-IOV GPU\'s VFs are grouped by their addresses alone'
+        % count,
+        'on %s: openstack gpu host label (a systemd timer: see "Labelling '
+        'vGPU hosts")' % host) for host, count in sorted(hosts.items())]
+
+
+def vgpu_vfs_without_provider(e: Estate) -> list[Finding]:
+    return [Finding(
+        INFO, 'vgpu-vfs-without-provider', name(gpu),
+        '%d of the %d VFs of this GPU have no provider: past [mdev_<type>] '
+        'max_instances, or not in its device_addresses. Fine where the '
+        'type allows no more vGPUs on the GPU; else those vGPUs are lost' % (
+            gpu.vfs_without_provider, gpu.gpu_vfs),
+        'on %s: openstack gpu host label --dry-run lists them; raise '
+        'max_instances or list them in device_addresses' % gpu.host)
+        for gpu in devices.by_gpu(e.nova_devices())
+        if gpu.vfs_without_provider]
+
+
 def two_owners(e: Estate) -> list[Finding]:
     owners = collections.defaultdict(set)
     for d in e.devices:
@@ -390,6 +416,11 @@ CHECKS = {c.name: c for c in (
     Check('vgpu-indistinct', 'several vGPU types on a host, with no trait '
           'or class to tell them apart: a flavor cannot pick one',
           vgpu_indistinct),
+    Check('vgpu-unlabelled', 'vGPU providers with no label: no flavor can '
+          'ask for their vGPU type, and nothing names their GPU or model',
+          vgpu_unlabelled),
+    Check('vgpu-vfs-without-provider', 'VFs of an SR-IOV GPU that Nova '
+          'made no provider for serve no vGPU', vgpu_vfs_without_provider),
     Check('two-owners', 'one PCI device reported by Nova and by Cyborg can '
           'be handed to two servers', two_owners),
 )}

@@ -3,7 +3,12 @@ libvirt driver makes one provider per VF, and the plugin shows one row
 per physical GPU, with the model and vGPU type that `gpu host label`
 writes (the default fleet labels vgpu-a40-1, vgpu-a10-1 and vgpu-l4-1 at
 start, as an operator's timer would; vgpu-1 and vgpu-2 stay unlabelled)."""
+import glob
+import json
 import os
+import shutil
+
+import fixtures
 
 from gpuclient.model import devices
 from gpuclient.model import labels
@@ -293,3 +298,90 @@ class TestVgpuTypeFlavor(SriovTestCase):
                               '--vcpus', 1, '--ram', 512, '--disk', 1,
                               '--vgpu', 1, '--vgpu-type', 'A100-7Q')
         self.assertIn('A10-4Q, A10-8Q, A40-2Q, L4-4Q', line)
+
+
+class TestConfigSriov(SriovTestCase):
+    """gpu config generate | check rehearsed on the sandbox's SR-IOV host:
+    its sysfs copy and the nova.conf it runs with."""
+
+    def sysfs(self, host=A40_HOST):
+        return os.path.join(self.sandbox().state.dir, 'sysfs', host)
+
+    def config(self, *args):
+        return self.gpu('config', *args, '--release',
+                        self.sandbox().release.name)
+
+    def test_generate_gives_each_gpu_its_vfs_and_the_sriov_unit(self):
+        found = self.config('generate', '--sysfs', self.sysfs())
+        [addresses] = found['compute']['mdev_nvidia-558'].values()
+        self.assertEqual(16, len(addresses))
+        self.assertEqual({'0000:51', '0000:61'}, {a[:7] for a in addresses})
+        self.assertEqual(['nvidia-558'],
+                         found['compute']['devices']['enabled_mdev_types'])
+        self.assertNotIn('pci', found['compute'])   # no VF passed through
+        self.assertEqual(list(A40_GPUS), found['sriov_gpus'])
+        self.assertEqual({1}, {p['total'] for p in found['placement']})
+        self.assertEqual(16, len(found['placement']))
+        code, out, err = self.run_openstack(
+            'gpu', 'config', 'generate', '--sysfs', self.sysfs(),
+            '--release', self.sandbox().release.name)
+        self.assertEqual(0, code, err)
+        for gpu in A40_GPUS:
+            self.assertIn('systemctl enable --now '
+                          'nvidia-sriov-manage@%s.service' % gpu, out)
+        # every unit line is a comment: the block pastes into nova.conf
+        unit = out[out.index('nvidia-sriov-manage@.service'):]
+        self.assertTrue(all(line.startswith('#')
+                            for line in unit.splitlines()[1:] if line))
+
+    def test_vfs_not_enabled_are_caught_by_generate_and_check(self):
+        copy = os.path.join(self.useFixture(fixtures.TempDir()).path, 'sys')
+        shutil.copytree(self.sysfs(), copy, symlinks=True)
+        gpu = os.path.join(copy, 'devices', 'pci0000:00', A40_GPUS[0])
+        for link in glob.glob(os.path.join(gpu, 'virtfn*')):
+            vf = os.path.basename(os.readlink(link))
+            shutil.rmtree(os.path.join(copy, 'devices', 'pci0000:00', vf))
+            os.unlink(os.path.join(copy, 'bus', 'pci', 'devices', vf))
+            os.unlink(link)
+        with open(os.path.join(gpu, 'sriov_numvfs'), 'w') as f:
+            f.write('0\n')   # after a reboot with no sriov-manage
+        found = self.config('generate', '--sysfs', copy)
+        self.assertEqual([A40_GPUS[1]], found['sriov_gpus'])
+        [warning] = [w for w in found['warnings'] if A40_GPUS[0] in w]
+        self.assertIn('no VF enabled', warning)
+        self.assertIn('sriov-manage -e %s' % A40_GPUS[0], warning)
+        conf = os.path.join(self.sandbox().state.nova_conf_dir,
+                            'compute-%s.conf' % A40_HOST)
+        code, out, err = self.run_openstack(
+            'gpu', 'config', 'check', conf, '--sysfs', copy, '--release',
+            self.sandbox().release.name, '-f', 'json')
+        self.assertEqual(1, code, err)
+        problems = [r['Problem'] for r in json.loads(out)
+                    if r['Level'] == 'error']
+        self.assertEqual(8, len(problems))
+        self.assertTrue(all('is not on this host' in p and 'sriov-manage'
+                            in p for p in problems), problems)
+
+    def test_check_catches_two_types_on_one_gpu(self):
+        conf = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'nova.conf')
+        with open(conf, 'w') as f:
+            f.write('[devices]\nenabled_mdev_types = nvidia-592, nvidia-593'
+                    '\n[mdev_nvidia-592]\ndevice_addresses = 0000:17:00.4,'
+                    '0000:17:00.5\n[mdev_nvidia-593]\ndevice_addresses = '
+                    '0000:17:00.6\n')
+        code, out, err = self.run_openstack(
+            'gpu', 'config', 'check', conf, '--sysfs',
+            self.sysfs('vgpu-a10-1'), '--release',
+            self.sandbox().release.name, '-f', 'json')
+        self.assertEqual(1, code, err)
+        problems = [r['Problem'] for r in json.loads(out)
+                    if r['Level'] == 'error']
+        self.assertIn('the VFs of GPU 0000:17:00.0 are given 2 vGPU types',
+                      ' '.join(problems))
+        # the host's own nova.conf is clean
+        clean = os.path.join(self.sandbox().state.nova_conf_dir,
+                             'compute-vgpu-a10-1.conf')
+        self.assertEqual([], [r for r in self.config(
+            'check', clean, '--sysfs', self.sysfs('vgpu-a10-1'))
+            if r['Level'] == 'error'])

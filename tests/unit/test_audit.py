@@ -291,3 +291,32 @@ class TestRegistry(testtools.TestCase):
         self.assertEqual([audit.ERROR, audit.INFO],
                          [f.severity for f in found])
         self.assertEqual([found[0]], audit.failing(found))
+
+
+def vf(address, gpu='0000:ca:00.0', vfs=8, **fields):
+    """A labelled vGPU provider of one VF of an SR-IOV GPU."""
+    return factories.device('vgpu-l4-1', address, 'CUSTOM_VGPU_L4',
+                            devices.VGPU, 1, gpu_address=gpu,
+                            gpu_source='label', gpu_vfs=vfs, labelled=True,
+                            vgpu_type='L4-4Q', **fields)
+
+
+class TestVgpuLabels(testtools.TestCase):
+
+    def test_unlabelled_providers_counted_per_host_as_info(self):
+        found = [device('vgpu-1', '0000:%s:00.0' % bus, devices.VGPU, 'VGPU',
+                        16) for bus in ('84', '85')] + [vf('0000:ca:00.4')]
+        [f] = check('vgpu-unlabelled', devices=found)
+        self.assertEqual((audit.INFO, 'host vgpu-1'), (f.severity, f.subject))
+        self.assertIn('2 vGPU provider(s) with no label', f.detail)
+        self.assertIn('gpu host label', f.fix)
+
+    def test_vfs_without_provider_on_their_gpu(self):
+        six = [vf('0000:ca:0%d.%d' % divmod(4 + n, 8)) for n in range(6)]
+        [f] = check('vgpu-vfs-without-provider', devices=six)
+        self.assertEqual((audit.INFO, 'vgpu-l4-1:0000:ca:00.0'),
+                         (f.severity, f.subject))
+        self.assertIn('2 of the 8 VFs', f.detail)
+        all_eight = six + [vf('0000:ca:01.2'), vf('0000:ca:01.3')]
+        self.assertEqual([], check('vgpu-vfs-without-provider',
+                                   devices=all_eight))
