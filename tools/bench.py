@@ -31,6 +31,7 @@ import time
 import bench_cloud
 import bench_exporter
 import bench_hostile
+import bench_sriov
 import bench_ways
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -446,6 +447,8 @@ def main() -> int:
         sizes = {str(n): measure(n, *databases[n], nova, nova_requests,
                                  sigint=n == max(wanted))
                  for n in wanted}
+        log('SR-IOV vGPU hosts: requests as VFs get used')
+        sriov = bench_sriov.measure(nova)
     sigint = sizes[str(max(wanted))].pop('sigint')
     log('hostile host files')
     hostile = bench_hostile.measure()
@@ -453,6 +456,7 @@ def main() -> int:
     bench_exporter.report({n: r['exporter'] for n, r in sizes.items()
                            if 'exporter' in r})
     bench_hostile.report(hostile)
+    bench_sriov.report(sriov)
     summary = {
         'sizes': sizes,
         'sigint_exit_s': sigint['exit_s'], 'sigint': sigint,
@@ -469,6 +473,7 @@ def main() -> int:
                       'threads': bench_cloud.THREADS_PER_WORKER},
         'client_threads': bench_ways.THREADS,
         'hostile_files': hostile,
+        'sriov_vgpu': sriov,
         'seconds': round(time.monotonic() - started, 1)}
     line = json.dumps(rounded(summary), sort_keys=True)
     with open(os.path.join(WORKDIR, 'last.json'), 'w') as f:
