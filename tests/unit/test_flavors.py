@@ -1,4 +1,6 @@
 """GPU flavor requests: parsing, extra specs, refusals, words."""
+import dataclasses
+
 import testtools
 
 from gpuclient.model import devices
@@ -357,6 +359,61 @@ class TestBounds(TestCase):
         self.assertIn('--vgpu 17: one GPU gives at most 16 VGPU',
                       self.refused(flavors.check_bounds,
                                    request(aliases=[], vgpus=17), BOUNDED))
+
+
+def vfs(host, n, rc='CUSTOM_VGPU_A40', vgpu_type='A40-2Q'):
+    """An SR-IOV GPU's VF providers: one vGPU each (max_unit 1)."""
+    return [dataclasses.replace(d, vgpu_type=vgpu_type)
+            for d in gpus(host, rc, n, devices.VGPU, max_unit=1)]
+
+
+class TestPlaceVgpus(TestCase):
+
+    def place(self, found, vgpus, vgpu_type=None, vgpu_class=None):
+        return flavors.place_vgpus(
+            request(aliases=[], vgpus=vgpus, vgpu_class=vgpu_class), found,
+            vgpu_type, class_given=vgpu_class is not None)
+
+    def test_one_group_where_one_gpu_gives_them_all(self):
+        placed = self.place(BOUNDED, 16)
+        self.assertFalse(placed.vgpu_groups)
+        self.assertEqual({'resources:VGPU': '16'},
+                         flavors.extra_specs(placed))
+
+    def test_a_group_per_vgpu_on_vfs_each_with_the_type_trait(self):
+        placed = self.place(vfs('vgpu-a40-1', 8), 2, 'a40-2q')
+        self.assertEqual(
+            {'group_policy': 'isolate',
+             'resources1:CUSTOM_VGPU_A40': '1',
+             'resources2:CUSTOM_VGPU_A40': '1',
+             'trait1:CUSTOM_VGPU_TYPE_A40_2Q': 'required',
+             'trait2:CUSTOM_VGPU_TYPE_A40_2Q': 'required'},
+            flavors.extra_specs(placed))
+        self.assertEqual(['2 × CUSTOM_VGPU_A40 (vGPU) in 2 request groups',
+                          'requires trait CUSTOM_VGPU_TYPE_A40_2Q'],
+                         flavors.describe(flavors.extra_specs(placed),
+                                          vgpu_classes={'CUSTOM_VGPU_A40'}))
+
+    def test_one_vgpu_of_a_type_is_one_group_with_its_trait(self):
+        self.assertEqual({'resources:CUSTOM_VGPU_A40': '1',
+                          'trait:CUSTOM_VGPU_TYPE_A40_2Q': 'required'},
+                         flavors.extra_specs(self.place(
+                             vfs('vgpu-a40-1', 8), 1, 'A40-2Q')))
+
+    def test_no_host_with_that_many_vfs_is_refused_naming_the_most(self):
+        found = vfs('vgpu-a40-1', 8) + vfs('vgpu-a40-2', 3)
+        self.assertEqual(
+            '--vgpu 9: one CUSTOM_VGPU_A40 provider gives at most 1 (its '
+            'max_unit) and no host has 9 of them; the most on one host is 8 '
+            '(vgpu-a40-1)', self.refused(self.place, found, 9, 'A40-2Q'))
+        self.assertTrue(self.place(found, 8, 'A40-2Q').vgpu_groups)
+
+    def test_only_the_types_vfs_count(self):
+        found = vfs('vgpu-a10-1', 6, 'CUSTOM_VGPU_A10', 'A10-4Q') + vfs(
+            'vgpu-a10-1', 3, 'CUSTOM_VGPU_A10', 'A10-8Q')
+        self.assertIn('the most on one host is 3', self.refused(
+            self.place, found, 4, 'A10-8Q'))
+        self.assertTrue(self.place(found, 4, 'A10-4Q').vgpu_groups)
 
 
 class TestAliasesFromNovaConf(TestCase):
