@@ -316,6 +316,7 @@ class MemoryCloud:
     def __init__(self):
         self.placement = MemoryPlacement()
         self.compute = MemoryCompute()
+        self.baremetal = None   # no Ironic in the catalog
 
     @property
     def hypervisors(self):

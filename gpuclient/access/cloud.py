@@ -10,7 +10,7 @@ from keystoneauth1 import adapter
 
 from gpuclient.access import http
 
-SERVICES = ('placement', 'compute')
+SERVICES = ('placement', 'compute', 'baremetal')
 
 
 class Cloud:
@@ -66,6 +66,21 @@ class Cloud:
         """Drop what was read once per command (the hypervisors), for a
         long-running exporter whose next refresh must see new hosts."""
         self.__dict__.pop('hypervisors', None)
+
+    @functools.cached_property
+    def baremetal(self):
+        """Ironic, or None where the catalog has no baremetal endpoint:
+        a cloud without bare metal pays that one look-up."""
+        from gpuclient.access import baremetal
+        from keystoneauth1 import exceptions as ks_exc
+
+        service = self._service('baremetal')
+        try:
+            if not service.adapter.get_endpoint():
+                return None
+        except ks_exc.EndpointNotFound:
+            return None
+        return baremetal.Baremetal(service)
 
     @functools.cached_property
     def compute(self):

@@ -3,6 +3,7 @@ failures become one-line errors."""
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 
@@ -22,7 +23,7 @@ RELEASES = {
     ('placement', '1.14'): 'Queens', ('placement', '1.18'): 'Rocky',
     ('placement', '1.23'): 'Rocky', ('placement', '1.26'): 'Rocky',
     ('placement', '1.28'): 'Rocky', ('placement', '1.39'): 'Yoga',
-    ('compute', '2.86'): 'Ussuri',
+    ('compute', '2.86'): 'Ussuri', ('baremetal', '1.81'): '2023.1',
 }
 
 # Placement 16's PUT /resource_providers/{uuid}/traits
@@ -87,6 +88,13 @@ def _error_detail(response) -> tuple[str | None, str | None]:
         # Placement prefixes its detail with the status line and a blank line.
         detail = detail.split('\n\n')[-1].strip().rstrip('.')
         return _one_line(detail), errors[0].get('code')
+    if isinstance(body.get('error_message'), str):   # Ironic: JSON inside
+        try:
+            inner = json.loads(body['error_message'])
+        except ValueError:
+            inner = {'faultstring': body['error_message']}
+        if isinstance(inner, dict) and inner.get('faultstring'):
+            return _one_line(inner['faultstring']).rstrip('.'), None
     for value in body.values():  # Nova: {"badRequest": {"message": ...}}
         if isinstance(value, dict) and 'message' in value:
             return _one_line(value['message']).rstrip('.'), None
@@ -127,7 +135,7 @@ class Service:
 
     def __init__(self, adapter, name: str, timeout: float | None = None):
         self.adapter = adapter
-        self.name = name  # 'placement' or 'compute'
+        self.name = name  # 'placement', 'compute' or 'baremetal'
         self.timeout = timeout or DEFAULT_TIMEOUT
         self._proxies: dict | None = None
         # keystoneauth formats a curl line and the response of every
@@ -142,7 +150,7 @@ class Service:
 
     @property
     def title(self) -> str:
-        return self.name.capitalize()
+        return {'baremetal': 'Ironic'}.get(self.name, self.name.capitalize())
 
     def _endpoint(self) -> str:
         try:

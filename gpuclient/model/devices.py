@@ -30,7 +30,8 @@ from gpuclient.model import pciids
 
 PASSTHROUGH = 'passthrough'
 VGPU = 'vgpu'
-KINDS = (PASSTHROUGH, VGPU)
+BAREMETAL = 'baremetal'   # an Ironic node's GPUs (model/baremetal.py)
+KINDS = (PASSTHROUGH, VGPU, BAREMETAL)
 STATES = ('free', 'in-use', 'partly-used', 'reserved')
 NOVA, CYBORG = 'nova', 'cyborg'
 
@@ -131,6 +132,11 @@ class Device:
     gpu_vfs: int | None = None
     labelled: bool = False
     vfs: list = dataclasses.field(default_factory=list)  # by_gpu(): members
+    # bare-metal nodes: why the node is out of service, where inspection
+    # put its PCI devices ('agent' or 'redfish'), its GPUs' PCI addresses
+    reason: str | None = None
+    inspection: str | None = None
+    gpu_buses: list = dataclasses.field(default_factory=list)
 
     # What the commands show beside the fields, derived from them.
     @property

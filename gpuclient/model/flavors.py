@@ -22,6 +22,7 @@ ALIAS_SPEC = 'pci_passthrough:alias'
 NUMA_SPEC = 'hw:pci_numa_affinity_policy'
 HIDE_SPEC = 'hw:hide_hypervisor_id'
 GROUP_POLICY_SPEC = 'group_policy'
+BAREMETAL_ZERO = ('VCPU', 'MEMORY_MB', 'DISK_GB')
 NUMA_POLICIES = ('required', 'preferred', 'legacy', 'socket')
 VGPU = 'VGPU'
 PCI_CLASS_PREFIX = 'CUSTOM_PCI_'
@@ -66,6 +67,7 @@ class Request:
     vgpu_traits: tuple[str, ...] = ()
     # one request group per vGPU (SR-IOV: a VF holds one), see place_vgpus
     vgpu_groups: bool = False
+    baremetal: str | None = None   # a bare-metal node's Placement class
     required: tuple[str, ...] = ()
     forbidden: tuple[str, ...] = ()
     numa_policy: str | None = None
@@ -107,9 +109,16 @@ def trait_name(text: str) -> str:
 
 def build_request(aliases=(), vgpus=None, vgpu_class=None, traits=(),
                   forbidden=(), numa_policy=None, hide_hypervisor_id=False,
-                  properties=()) -> Request:
+                  properties=(), baremetal=None) -> Request:
     """A well-formed Request from the command's options (as strings)."""
     parsed = tuple(parse_alias(a) for a in aliases)
+    if baremetal is not None:
+        if parsed or vgpus is not None:
+            raise InvalidFlavor('--baremetal goes alone: a bare-metal flavor '
+                                'asks for a whole node, not --alias or '
+                                '--vgpu')
+        baremetal = baremetal_class(baremetal)
+        vgpus = None
     names = [a.name for a in parsed]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -118,9 +127,10 @@ def build_request(aliases=(), vgpus=None, vgpu_class=None, traits=(),
     if parsed and vgpus is not None:
         raise InvalidFlavor('--alias and --vgpu do not go together: a GPU '
                             'flavor asks for passthrough GPUs or for vGPUs')
-    if not parsed and vgpus is None:
+    if not parsed and vgpus is None and baremetal is None:
         raise InvalidFlavor('say which GPUs the flavor asks for: --alias '
-                            'NAME[:COUNT] (PCI passthrough) or --vgpu COUNT')
+                            'NAME[:COUNT] (PCI passthrough), --vgpu COUNT or '
+                            '--baremetal CLASS (a bare-metal node)')
     if vgpus is not None and not 1 <= vgpus <= MAX_COUNT:
         raise InvalidFlavor('--vgpu %d: ask for 1 to %d vGPUs'
                             % (vgpus, MAX_COUNT))
@@ -149,7 +159,23 @@ def build_request(aliases=(), vgpus=None, vgpu_class=None, traits=(),
     return Request(aliases=parsed, vgpus=vgpus, vgpu_class=vgpu_class,
                    required=required, forbidden=forbid,
                    numa_policy=numa_policy,
-                   hide_hypervisor_id=hide_hypervisor_id, properties=props)
+                   hide_hypervisor_id=hide_hypervisor_id, properties=props,
+                   baremetal=baremetal)
+
+
+def baremetal_class(text: str) -> str:
+    """--baremetal: Ironic's class (baremetal.gpu-h100) or Placement's
+    (CUSTOM_BAREMETAL_GPU_H100), as Placement's class."""
+    from gpuclient.model import baremetal
+
+    name = text.strip()
+    rc = name.upper() if name.upper().startswith('CUSTOM_') else (
+        baremetal.placement_class(name))
+    if not rc or not novaconf.MDEV_CLASS.match(rc) or rc == VGPU:
+        raise InvalidFlavor('--baremetal %r: an Ironic node\'s resource '
+                            'class (baremetal.gpu-h100) or its Placement '
+                            'class (CUSTOM_BAREMETAL_GPU_H100)' % text)
+    return rc
 
 
 def extra_specs(request: Request) -> dict[str, str]:
@@ -175,6 +201,11 @@ def extra_specs(request: Request) -> dict[str, str]:
         specs['resources:%s' % request.vgpu_class] = str(request.vgpus)
         for trait in request.vgpu_traits:
             specs['trait:%s' % trait] = 'required'
+    if request.baremetal:
+        # Ironic's flavors: the node's class, and none of the host's
+        # (Nova's ironic driver reports no VCPU, MEMORY_MB or DISK_GB)
+        specs['resources:%s' % request.baremetal] = '1'
+        specs.update({'resources:%s' % rc: '0' for rc in BAREMETAL_ZERO})
     for trait in request.required:
         specs['trait:%s' % trait] = 'required'
     for trait in request.forbidden:
@@ -374,6 +405,9 @@ def trait_findings(request: Request, found, holders: dict[str, list[dict]]
                     'have %s, and a flavor trait is matched against the host, '
                     'never the alias\'s device; tag the compute hosts, or put '
                     'the trait in the nova.conf [pci] alias' % (trait, trait))
+        elif request.baremetal:
+            if hosts:   # a node's provider is a root
+                continue
         else:
             gpus = [d for d in found if d.kind == devices.VGPU
                     and d.resource_class == request.vgpu_class]
@@ -382,7 +416,8 @@ def trait_findings(request: Request, found, holders: dict[str, list[dict]]
         warnings.append(
             'no %s GPU (nor its host) has trait %s yet: servers of this '
             'flavor get NoValidHost until one does'
-            % ('passthrough' if request.aliases else request.vgpu_class,
+            % ('passthrough' if request.aliases else
+               'bare-metal' if request.baremetal else request.vgpu_class,
                trait))
     return warnings
 
@@ -409,6 +444,10 @@ def describe(specs: dict[str, str], pci_classes=frozenset(),
         phrases.append('%d × %s (PCI passthrough)' % (a.count, a.name)
                        if isinstance(a, Alias) else 'malformed alias entry '
                        '%r: Nova cannot boot it' % a)
+    if is_baremetal(specs):
+        phrases += ['%s × bare-metal node of class %s' % (value, rc)
+                    for _, rc, value in resources(specs)
+                    if rc not in BAREMETAL_ZERO]
     amounts, groups = {}, {}
     for group, rc, value in resources(specs):
         if rc in vgpu_classes or is_pci_class(rc, pci_classes):
@@ -433,11 +472,20 @@ def describe(specs: dict[str, str], pci_classes=frozenset(),
     return list(dict.fromkeys(phrases))   # a trait asked of each group once
 
 
+def is_baremetal(specs: dict[str, str]) -> bool:
+    """A flavor in Ironic's shape: VCPU, MEMORY_MB and DISK_GB zeroed."""
+    return all(specs.get('resources:%s' % rc) == '0'
+               for rc in BAREMETAL_ZERO)
+
+
 def asks_for_gpu(specs: dict[str, str], pci_classes=frozenset(),
-                 vgpu_classes=frozenset({VGPU})) -> bool:
+                 vgpu_classes=frozenset({VGPU}),
+                 node_classes=frozenset()) -> bool:
+    """node_classes: the Placement classes of bare-metal nodes with
+    GPUs."""
     return ALIAS_SPEC in specs or any(
         rc in vgpu_classes or is_pci_class(rc, pci_classes)
-        for _, rc, _ in resources(specs))
+        or rc in node_classes for _, rc, _ in resources(specs))
 
 
 def check_aliases(request: Request, defined: dict) -> list[dict]:

@@ -102,7 +102,7 @@ def check_placement(cloud, request, specs, aliases=None, found=None):
     would be."""
     custom_vgpu = request.vgpus and request.vgpu_class != flavors.VGPU
     reading.check_names_exist(
-        cloud, request.vgpu_class if custom_vgpu else None,
+        cloud, request.vgpu_class if custom_vgpu else request.baremetal,
         request.required + request.forbidden)
     if found is None:
         found = reading.load(cloud)

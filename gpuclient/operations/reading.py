@@ -245,10 +245,38 @@ def load(cloud, host=None, with_traits=False, traits=(), root=None,
         if d.is_gpu or all_devices]
 
 
+def baremetal_nodes(cloud, host=None,
+                    all_devices=False) -> list[devices.Device]:
+    """Ironic's nodes as devices (one row per node: model/baremetal.py),
+    those with GPUs (every node with all_devices), of the node named
+    `host` (name or UUID) if given: one node listing, then one inspection
+    read per node, concurrently. Without Ironic in the catalog: nothing,
+    for one catalog look-up."""
+    from gpuclient.model import baremetal
+
+    ironic = cloud.baremetal
+    if ironic is None:
+        return []
+    nodes = ironic.nodes()
+    if host is not None:
+        wanted = host.strip().lower()
+        nodes = [n for n in nodes if wanted in (
+            (n.get('name') or '').lower(), n['uuid'].lower())]
+    bodies = pool.gather(lambda n: ironic.inventory(n['uuid']), nodes)
+    return [d for d in (baremetal.node_device(n, b)
+                        for n, b in zip(nodes, bodies))
+            if d.is_gpu or all_devices]
+
+
 def find(cloud, selector, with_traits=False):
     """The device a selector names, reading only its host's tree (a bare
-    address: every tree)."""
+    address: every tree); a bare-metal node by its name or UUID."""
     placement = cloud.placement
+    if not devices.split_host_address(selector) and not (
+            devices.normalise_address(selector)):
+        nodes = baremetal_nodes(cloud, selector, all_devices=True)
+        if nodes:
+            return nodes[0]
     try:
         selection.check_selector(selector)
         if devices.is_uuid(selector):

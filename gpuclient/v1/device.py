@@ -30,13 +30,16 @@ VF = (('Host', 'host'), ('GPU', 'gpu_address'), ('Address', 'address'),
       ('GPU From', 'gpu_source'), ('Provider', 'provider_uuid'))
 DEVICE_LONG = DEVICE + _DETAIL + (
     ('Provider', 'provider_uuid'), ('One Time Use', 'one_time_use'),
-    ('Traits', 'traits'), ('Consumers', 'consumer_ids'))
+    ('Traits', 'traits'), ('Consumers', 'consumer_ids'),
+    ('Reason', 'reason'))
 DEVICE_SHOW = DEVICE + _DETAIL + (
     ('Pool', 'pool'), ('Vendor', 'vendor_name'),
     ('Device Name', 'device_name'), ('Provider', 'provider_uuid'),
     ('Provider Name', 'provider_name'), ('Generation', 'generation'),
     ('One Time Use', 'one_time_use'), ('Inventory', 'inventory'),
-    ('Traits', 'traits'), ('GPU', 'gpu_address'), ('GPU From', 'gpu_source'),
+    ('Traits', 'traits'), ('Reason', 'reason'), ('Inspection', 'inspection'),
+    ('GPU Buses', 'gpu_buses'), ('GPU', 'gpu_address'),
+    ('GPU From', 'gpu_source'),
     ('VF Providers', 'vf_records'), ('Consumers', 'consumer_records'))
 SUMMARY = (('Model', 'model'), ('Kind', 'kind'), ('vGPU Type', 'vgpu_type'),
            ('Devices', 'devices'),
@@ -122,13 +125,22 @@ class ListDevice(base.Lister):
             resource_class=args.resource_class, model=args.model,
             vendor_id=args.vendor_id, product_id=args.product_id,
             state=args.state, kind=args.kind, vgpu_type=args.vgpu_type)
-        taken = reading.snapshots(cloud, args.host, with_traits=args.long,
-                          traits=tuple(t.upper() for t in args.trait),
-                          gpus_only=not args.all_devices)
-        if not args.host and not any(s.pci_managed for s in taken):
+        nodes = ([] if args.kind not in (None, devices.BAREMETAL) else
+                 reading.baremetal_nodes(cloud, args.host, args.all_devices))
+        try:
+            taken = [] if args.kind == devices.BAREMETAL else (
+                reading.snapshots(cloud, args.host, with_traits=args.long,
+                                  traits=tuple(t.upper() for t in args.trait),
+                                  gpus_only=not args.all_devices))
+        except reading.NoSuchHost:
+            if not nodes:   # a bare-metal node's name is a host too
+                raise
+            taken = []
+        if (not args.host and args.kind != devices.BAREMETAL
+                and not any(s.pci_managed for s in taken)):
             self.app.stderr.write(NO_PCI_IN_PLACEMENT + '\n')
         every = [d for d in reading.build(cloud, taken)
-                 if d.is_gpu or args.all_devices]
+                 if d.is_gpu or args.all_devices] + nodes
         hint = devices.label_hint(every)
         if hint:
             self.app.stderr.write(hint + '\n')
@@ -188,8 +200,15 @@ class DeviceSummary(base.Lister):
 
     def take_action(self, args):
         by_host = args.by == 'host'
-        found = reading.load(self.app.client_manager.gpu, args.host,
-                             all_devices=args.all_devices)
+        cloud = self.app.client_manager.gpu
+        nodes = reading.baremetal_nodes(cloud, args.host, args.all_devices)
+        try:
+            found = reading.load(cloud, args.host,
+                                 all_devices=args.all_devices) + nodes
+        except reading.NoSuchHost:
+            if not nodes:
+                raise
+            found = nodes
         hint = devices.label_hint(found)
         if hint:
             self.app.stderr.write(hint + '\n')

@@ -29,16 +29,17 @@ class CreateFlavor(base.ShowOne):
     """Create a GPU flavor in one checked step.
 
     The flavor asks for passthrough GPUs by the nova.conf [pci] alias
-    (--alias a30, --alias a100:2) or for vGPUs (--vgpu 1); traits pick a
-    GPU type, and --vgpu-type A40-2Q the vGPU type (from the labels `gpu
-    host label` writes). Before anything is written the request is checked: the
+    (--alias a30, --alias a100:2), for vGPUs (--vgpu 1) or for a whole
+    bare-metal node (--baremetal baremetal.gpu-h100); traits pick a GPU
+    type, and --vgpu-type A40-2Q the vGPU type (from the labels `gpu host
+    label` writes). Before anything is written the request is checked: the
     recipes Nova rejects or mis-schedules (hw:kvm_hidden, a flavor
     hw_machine_type, a resources: spec for a Nova-managed PCI class) are
     refused with what to do instead, traits and classes must exist in
     Placement, and the name must be free. A count no host can ever give is
     refused: more devices than one host has (of the alias's class with
-    --nova-conf, else of any one GPU class), more vGPUs than one GPU's
-    max_unit, or more than 64 of anything. With --nova-conf an alias
+    --nova-conf, else of any one GPU class), more vGPUs than the hosts'
+    providers give, or more than 64 of anything. With --nova-conf an alias
     nova.conf does not define is refused and the alias's device_type,
     class and NUMA policy are shown. The extra specs are written at
     compute API 2.86, where Nova validates them; if Nova refuses them the
@@ -84,7 +85,8 @@ class CreateFlavor(base.ShowOne):
 
         identity_common.add_project_domain_option_to_parser(parser)
         gpu = parser.add_argument_group(
-            'GPU request', 'exactly one of --alias (repeatable) or --vgpu')
+            'GPU request', 'exactly one of --alias (repeatable), --vgpu or '
+            '--baremetal')
         gpu.add_argument('--alias', metavar='<name[:count]>', action='append',
                          type=options.nonempty('--alias', 'a [pci] alias '
                                                'name, e.g. a30 or a30:2'),
@@ -106,6 +108,14 @@ class CreateFlavor(base.ShowOne):
                          help='vGPUs of this type (A40-2Q): requires the '
                          'type\'s label trait, and takes the class of the '
                          'GPUs labelled with it (see gpu host label)')
+        gpu.add_argument('--baremetal', metavar='<class>',
+                         type=options.nonempty('--baremetal',
+                                               'a resource class'),
+                         help='a whole bare-metal node of this Ironic '
+                         'resource class (baremetal.gpu-h100, or '
+                         'CUSTOM_BAREMETAL_GPU_H100): resources:<class>=1 '
+                         'and VCPU, MEMORY_MB, DISK_GB 0; --trait picks '
+                         'the GPU model')
         gpu.add_argument('--trait', metavar='<trait>', action='append',
                          type=options.nonempty('--trait', 'a trait name'),
                          default=[], help='require a trait on the host or '
@@ -147,7 +157,7 @@ class CreateFlavor(base.ShowOne):
                 vgpu_class=args.vgpu_class, traits=args.trait,
                 forbidden=args.forbid_trait, numa_policy=args.numa_policy,
                 hide_hypervisor_id=args.hide_hypervisor_id,
-                properties=args.property)
+                properties=args.property, baremetal=args.baremetal)
             if request.vgpus is not None:
                 found = reading.load(cloud)
                 request = flavors.place_vgpus(
@@ -240,10 +250,14 @@ class ListFlavor(base.Lister):
         cloud = self.app.client_manager.gpu
         found = cloud.compute.flavors()
         pci_classes, vgpu_classes = flavor_ops.gpu_classes(cloud, found)
+        # bare-metal nodes with GPUs (by inspection), by their class
+        node_classes = {d.resource_class
+                        for d in reading.baremetal_nodes(cloud)}
         rows = []
         for f in found:
             specs = f.get('extra_specs') or {}
-            if flavors.asks_for_gpu(specs, pci_classes, vgpu_classes):
+            if flavors.asks_for_gpu(specs, pci_classes, vgpu_classes,
+                                    node_classes):
                 rows.append(dict(f, extra_specs=specs,
                                  gpu_request=flavors.describe(
                                      specs, pci_classes, vgpu_classes)))
