@@ -38,6 +38,8 @@ class Held:
                   'amount': self.amount, 'provider': d.provider_uuid}
         if d.hypervisor and d.hypervisor != d.host:
             record['hypervisor'] = d.hypervisor
+        if d.kind == devices.BAREMETAL:   # a whole node: all its GPUs
+            record['gpus'] = d.total
         if d.kind == devices.VGPU and d.gpu_address not in (None, d.address):
             record['gpu'] = d.gpu_address   # the VF's physical GPU
         if d.vgpu_type:
@@ -90,8 +92,11 @@ def parse_request(specs: dict[str, str],
             continue
         request.aliases[a.name] = request.aliases.get(a.name, 0) + a.count
     pci_classes, vgpu_classes = flavors.gpu_classes(found)
+    node_classes = {d.resource_class for d in found
+                    if d.kind == devices.BAREMETAL}
     for group, rc, value in flavors.resources(specs):
-        if not (rc in vgpu_classes or flavors.is_pci_class(rc, pci_classes)):
+        if not (rc in vgpu_classes or flavors.is_pci_class(rc, pci_classes)
+                or rc in node_classes):
             continue
         if value.strip().isdigit():
             request.resources[rc] = request.resources.get(rc, 0) + int(value)
@@ -220,8 +225,10 @@ def on_server_host(server: dict, held: list[Held]) -> Check:
     nodes = {server.get('OS-EXT-SRV-ATTR:hypervisor_hostname'),
              server.get('OS-EXT-SRV-ATTR:host')} - {None}
     where = server.get('OS-EXT-SRV-ATTR:host') or 'no host'
+    # a bare-metal node is its own host: its hypervisor is the node UUID
     away = ['%s:%s' % (h.device.host, h.device.address) for h in held
-            if h.device.host not in nodes]
+            if h.device.host not in nodes
+            and h.device.hypervisor not in nodes]
     if away:
         return Check(name, False, '%s not on the server host (%s)'
                      % (', '.join(away), where))

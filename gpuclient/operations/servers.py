@@ -58,7 +58,11 @@ def server_devices(cloud, server: dict, held: dict) -> list[devices.Device]:
     roots = set(pool.gather(root, sorted(set(held) - seen))) - {None}
     snapshots += pool.gather(lambda r: reading.snapshot(cloud, root=r),
                              sorted(roots))
-    return reading.build(cloud, snapshots)
+    # Nova's ironic driver names a bare-metal node's hypervisor after the
+    # node's UUID: its GPUs are Ironic's to tell
+    nodes = (reading.baremetal_nodes(cloud, node)
+             if node and devices.is_uuid(node) else [])
+    return reading.build(cloud, snapshots) + nodes
 
 
 def consumers(cloud, device: devices.Device) -> list[dict]:
