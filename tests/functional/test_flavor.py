@@ -341,8 +341,10 @@ class TestNovaConfAndBounds(base.FlavorTestCase):
         self.refused('--alias a30:3: no host has 3 a30 devices; the most on '
                      'one host is 2 (CUSTOM_PCI_10DE_20B7 on gpu-a30-1)',
                      '--alias', 'a30:3', '--nova-conf', self.nova_conf())
-        self.refused('--vgpu 17: one GPU gives at most 16 VGPU',
-                     '--vgpu', 17)
+        # 17 isolated groups of one would need 17 VGPU providers on a host
+        self.refused('--vgpu 17: one VGPU provider gives at most 16 (its '
+                     'max_unit) and no host has 17 of them; the most on one '
+                     'host is 4 (vgpu-1)', '--vgpu', 17)
         name = self.flavor_name()
         flavor = self.gpu('flavor', 'create', name, *SIZE, '--alias',
                           'a100:4', '--nova-conf', self.nova_conf())
