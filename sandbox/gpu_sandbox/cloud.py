@@ -188,24 +188,34 @@ class Cloud(base.ServersTestBase):
             self.flags(compute_driver=driver)
 
     def wait_for_ironic(self, timeout=150):
-        """Until Nova's [ironic] credentials list Ironic's nodes: Ironic
-        and the nova service user (made once Keystone answers) start
-        beside this process, and a compute whose driver cannot list nodes
-        fails its start (ComputeManager._sanity_check_new_host,
-        VirtDriverNotReady)."""
+        """Until Nova's [ironic] credentials list the fleet's nodes,
+        enrolled: Ironic and the nova service user (made once Keystone
+        answers) start beside this process, and a compute whose driver
+        cannot list nodes fails its start (ComputeManager.
+        _sanity_check_new_host, VirtDriverNotReady). Once they are
+        available (and in maintenance where the fleet says), the compute's
+        first resource update already reports them as they stay."""
         from nova import utils as nova_utils
 
+        wanted = {n.uuid: bool(n.maintenance) for n in self.fleet.baremetal}
         deadline = time.monotonic() + timeout
+        seen = error = None
         while True:
             try:
                 conn = nova_utils.get_sdk_adapter(
                     'baremetal', admin=True, check_service=True)
-                list(conn.nodes(fields=('uuid',)))
-                return
+                seen = {n.id: (n.provision_state, n.is_maintenance)
+                        for n in conn.nodes(fields=(
+                            'uuid', 'provision_state', 'maintenance'))}
+                if all(seen.get(u) == ('available', m)
+                       for u, m in wanted.items()):
+                    return
             except Exception as e:
-                if time.monotonic() > deadline:
-                    raise RuntimeError('Nova cannot list Ironic nodes at %s: '
-                                       '%r' % (self.ironic_url, e))
+                error = e
+            if time.monotonic() > deadline:
+                raise RuntimeError('Nova did not see the fleet\'s nodes in '
+                                   'Ironic at %s: %r, last error %r'
+                                   % (self.ironic_url, seen, error))
             time.sleep(0.5)
 
     def _run_periodics(self, raise_on_error=False):
