@@ -296,10 +296,12 @@ def gpu_flavors(all_flavors, found, names=()) -> list[dict]:
     """The flavors named (by name or ID), or every GPU flavor; a name no
     flavor has, or a flavor that asks for no GPU, raises BadFlavor."""
     pci_classes, vgpu_classes = flavors.gpu_classes(found)
+    node_classes = {d.resource_class for d in found
+                    if d.kind == devices.BAREMETAL and d.is_gpu}
 
     def asks(f):
         return flavors.asks_for_gpu(f.get('extra_specs') or {}, pci_classes,
-                                    vgpu_classes)
+                                    vgpu_classes, node_classes)
 
     if not names:
         return sorted((f for f in all_flavors if asks(f)),
@@ -401,7 +403,8 @@ def host(devs, root_uuid, inventories, usages, holders) -> Host:
                           traits_of(d.provider_uuid),
                           pci=(d.kind == devices.PASSTHROUGH
                                and d.owner != devices.CYBORG))
-                 for d in devs])
+                 # a bare-metal node's class is on its root
+                 for d in devs if d.kind != devices.BAREMETAL])
 
 
 def estimate(by_flavor: dict, hosts: list[Host], found, warn) -> dict:

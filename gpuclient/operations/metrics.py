@@ -34,12 +34,12 @@ def estate_registry(cloud, nova_conf=None):
     estate = reading.read_estate(cloud, nova_conf=nova_conf)
     roots = {p['name']: p['uuid'] for p in estate.providers
              if not p['parent_provider_uuid']}
+    found = estate.devices + reading.baremetal_nodes(cloud)
     estimates = flavor_ops.estimate_capacity(
-        cloud, estate.devices,
-        capacity.gpu_flavors(estate.flavors, estate.devices), nova_conf,
+        cloud, found, capacity.gpu_flavors(estate.flavors, found), nova_conf,
         servers=list(estate.servers.values()), roots=roots,
         warn=lambda line: None)   # summed up in one line
-    gpus = [d for d in estate.devices if d.is_gpu]
+    gpus = [d for d in found if d.is_gpu]
     # A consumer Nova has no server for keeps project_id empty: learning
     # it would cost a read per leaked allocation on every refresh.
     migrations = {m.get('uuid'): m for m in estate.migrations}

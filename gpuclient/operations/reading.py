@@ -268,6 +268,19 @@ def baremetal_nodes(cloud, host=None,
             if d.is_gpu or all_devices]
 
 
+def load_with_nodes(cloud, host=None,
+                    all_devices=False) -> list[devices.Device]:
+    """load()'s devices and the bare-metal nodes' (a node's name is a host
+    too: then only the node's)."""
+    nodes = baremetal_nodes(cloud, host, all_devices)
+    try:
+        return load(cloud, host, all_devices=all_devices) + nodes
+    except NoSuchHost:
+        if not nodes:
+            raise
+        return nodes
+
+
 def find(cloud, selector, with_traits=False):
     """The device a selector names, reading only its host's tree (a bare
     address: every tree); a bare-metal node by its name or UUID."""

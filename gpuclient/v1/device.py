@@ -139,8 +139,10 @@ class ListDevice(base.Lister):
         if (not args.host and args.kind != devices.BAREMETAL
                 and not any(s.pci_managed for s in taken)):
             self.app.stderr.write(NO_PCI_IN_PLACEMENT + '\n')
+        wanted = {t.upper() for t in args.trait}   # Placement's filter
         every = [d for d in reading.build(cloud, taken)
-                 if d.is_gpu or args.all_devices] + nodes
+                 if d.is_gpu or args.all_devices] + [
+                     d for d in nodes if wanted <= set(d.traits)]
         hint = devices.label_hint(every)
         if hint:
             self.app.stderr.write(hint + '\n')
@@ -200,15 +202,8 @@ class DeviceSummary(base.Lister):
 
     def take_action(self, args):
         by_host = args.by == 'host'
-        cloud = self.app.client_manager.gpu
-        nodes = reading.baremetal_nodes(cloud, args.host, args.all_devices)
-        try:
-            found = reading.load(cloud, args.host,
-                                 all_devices=args.all_devices) + nodes
-        except reading.NoSuchHost:
-            if not nodes:
-                raise
-            found = nodes
+        found = reading.load_with_nodes(self.app.client_manager.gpu,
+                                        args.host, args.all_devices)
         hint = devices.label_hint(found)
         if hint:
             self.app.stderr.write(hint + '\n')

@@ -311,7 +311,7 @@ class FlavorCapacity(base.Lister):
         nova_conf = reading.load_nova_conf(args.nova_conf)
         all_flavors = cloud.compute.flavors()
         # every device: an alias may name a NIC or an NVMe drive too
-        found = reading.load(cloud, args.host, all_devices=True)
+        found = reading.load_with_nodes(cloud, args.host, all_devices=True)
         try:
             chosen = capacity.gpu_flavors(all_flavors, found, args.flavor)
         except capacity.BadFlavor as e:

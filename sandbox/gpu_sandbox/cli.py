@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 
+from gpu_sandbox import baremetal
 from gpu_sandbox import client
 from gpu_sandbox import fleet as fleet_mod
 from gpu_sandbox import rehearsal
@@ -121,6 +122,8 @@ def start(args) -> int:
         print('gpu-sandbox: %s' % line)
     fleet = fleet_mod.parse(fleet_data)
     python = releases.python(release)
+    if fleet.baremetal:
+        baremetal.ensure_venv()
     if data.get('release', releases.DEFAULT) != release.name:
         # Keystone's database is that release's schema: start it afresh.
         for name in ('keystone.sqlite', 'keystone.bootstrapped'):
@@ -141,11 +144,15 @@ def start(args) -> int:
     data.update(
         admin_password=data.get('admin_password') or secrets.token_hex(12),
         member_password=data.get('member_password') or secrets.token_hex(12),
+        ironic_password=data.get('ironic_password') or secrets.token_hex(12),
+        nova_password=data.get('nova_password') or secrets.token_hex(12),
         ports={name: _free_port(old_ports.get(name))
-               for name in ('keystone', 'nova', 'placement', 'control')},
+               for name in ('keystone', 'nova', 'placement', 'control')
+               + (('ironic',) if fleet.baremetal else ())},
         hosts=[h.name for h in fleet.hosts], release=release.name)
     urls = client.urls(data['ports'])
     env = dict(os.environ, GPU_SANDBOX_ADMIN_PASSWORD=data['admin_password'],
+               GPU_SANDBOX_NOVA_PASSWORD=data['nova_password'],
                **release.environ)
     # Keystone bootstraps while Nova starts: neither needs the other until
     # the first authenticated request.
@@ -159,7 +166,14 @@ def start(args) -> int:
             '--nova-port', str(data['ports']['nova']),
             '--placement-port', str(data['ports']['placement']),
             '--control-port', str(data['ports']['control']),
-            '--log-file', state.log('cloud')], env, python)}
+            '--log-file', state.log('cloud')]
+            + (['--ironic-url', urls['baremetal']] if fleet.baremetal
+               else []), env, python)}
+    if fleet.baremetal:
+        data['pids']['ironic'] = baremetal.spawn(state, data,
+                                                 urls['identity'])
+        baremetal.write_nova_conf(state.nova_conf_dir, data,
+                                  urls['identity'])
     state.write(data)
     import requests
 
@@ -168,13 +182,21 @@ def start(args) -> int:
         _wait_for(lambda: requests.get(urls['identity'], timeout=2).ok,
                   data['pids']['keystone'], 'keystone', state, deadline)
         client.sync_identity(data)
+        baremetal.sync_identity(data)
         with open(state.clouds_yaml, 'w') as f:
             f.write(client.clouds_yaml(data))
+        if fleet.baremetal:
+            enrolled = baremetal.start(
+                data, fleet.baremetal, deadline, data['pids']['ironic'],
+                _alive, state.log('ironic'))
         _wait_for(lambda: requests.get(urls['control'] + '/ready',
                                        timeout=2).ok,
                   data['pids']['cloud'], 'cloud', state, deadline)
         providers = _providers_seen_through_keystone(data, fleet)
         labelled = label_hosts(state, fleet)
+        if fleet.baremetal:
+            baremetal.wait_in_placement(client.Sandbox(state.dir),
+                                        fleet.baremetal, deadline)
     except Exception as e:
         stop(args, quiet=True)
         print('gpu-sandbox start failed: %s' % e, file=sys.stderr)
@@ -186,6 +208,9 @@ def start(args) -> int:
     if labelled:
         print('  labelled by `openstack gpu host label`: %s' % ', '.join(
             '%s (%d vGPU providers)' % item for item in labelled))
+    if fleet.baremetal:
+        print('  %d bare-metal nodes in Ironic (enrolled and inspected in '
+              '%.1fs) and in Placement' % (len(fleet.baremetal), enrolled))
     if fleet.nova_conf:  # what the rehearsal is for
         for name, inventory in sorted(providers.items()):
             print('  %s  %s' % (name, ', '.join(
@@ -194,6 +219,8 @@ def start(args) -> int:
     print('  nova.conf of each service: %s' % state.nova_conf_dir)
     print('  keystone   %s\n  nova       %s\n  placement  %s' % (
         urls['identity'], urls['compute'], urls['placement']))
+    if fleet.baremetal:
+        print('  ironic     %s' % urls['baremetal'])
     print('Use it:  eval "$(gpu-sandbox env%s)"' % (
         ' --state-dir %s' % state.dir if args.state_dir else ''))
     return 0
@@ -312,7 +339,10 @@ def status(args) -> int:
     urls = client.urls(data['ports'])
     print('state dir  %s' % state.dir)
     for name, url in (('keystone', urls['identity']),
-                      ('cloud', urls['compute'] + ' ' + urls['placement'])):
+                      ('cloud', urls['compute'] + ' ' + urls['placement']),
+                      ('ironic', urls.get('baremetal'))):
+        if url is None:
+            continue
         pid = data['pids'].get(name)
         print('%-9s  pid %-7s %-8s %s' % (
             name, pid, 'running' if _alive(pid) else 'DEAD', url))
@@ -423,7 +453,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except (client.SandboxError, fleet_mod.FleetError, StartError,
-            releases.ReleaseError) as e:
+            releases.ReleaseError, baremetal.BaremetalError) as e:
         print('gpu-sandbox: %s' % e, file=sys.stderr)
         return 1
     except Exception as e:  # an HTTP error from a service, say

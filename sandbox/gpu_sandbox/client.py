@@ -74,10 +74,13 @@ class State:
 
 
 def urls(ports: dict) -> dict:
-    return {'identity': 'http://127.0.0.1:%d/v3' % ports['keystone'],
-            'compute': 'http://127.0.0.1:%d/v2.1' % ports['nova'],
-            'placement': 'http://127.0.0.1:%d' % ports['placement'],
-            'control': 'http://127.0.0.1:%d' % ports['control']}
+    found = {'identity': 'http://127.0.0.1:%d/v3' % ports['keystone'],
+             'compute': 'http://127.0.0.1:%d/v2.1' % ports['nova'],
+             'placement': 'http://127.0.0.1:%d' % ports['placement'],
+             'control': 'http://127.0.0.1:%d' % ports['control']}
+    if 'ironic' in ports:  # a fleet with bare-metal nodes (baremetal.py)
+        found['baremetal'] = 'http://127.0.0.1:%d' % ports['ironic']
+    return found
 
 
 def clouds_yaml(data: dict) -> str:
@@ -144,8 +147,11 @@ def sync_identity(data: dict) -> None:
     # catalog may still name the port of the previous start.
     service_urls = urls(data['ports'])
     base = service_urls['identity']
-    for stype, name in (('identity', 'keystone'), ('compute', 'nova'),
-                        ('placement', 'placement')):
+    services = [('identity', 'keystone'), ('compute', 'nova'),
+                ('placement', 'placement')]
+    if 'baremetal' in service_urls:
+        services.append(('baremetal', 'ironic'))
+    for stype, name in services:
         service = _ensure(sess, base, 'services', 'service', {'type': stype},
                           {'type': stype, 'name': name, 'enabled': True})
         endpoints = sess.get(base + '/endpoints', params={

@@ -39,6 +39,7 @@ from nova import conf as nova_conf  # noqa: E402
 from nova import context as nova_context  # noqa: E402
 from placement import deploy as placement_deploy  # noqa: E402
 
+from gpu_sandbox import baremetal  # noqa: E402
 from gpu_sandbox import fleet as fleet_mod  # noqa: E402
 from gpu_sandbox import hardware  # noqa: E402
 from gpu_sandbox import httpd  # noqa: E402
@@ -58,6 +59,8 @@ class Cloud(base.ServersTestBase):
     fleet: fleet_mod.Fleet = None
     state_dir: str = ''
     operator_conf: dict | None = None
+    ironic_url: str | None = None   # a fleet with bare-metal nodes
+    keystone_url: str | None = None
 
     def setUp(self):
         # The wheel installs api-paste.ini under <venv>/etc/nova.
@@ -94,6 +97,8 @@ class Cloud(base.ServersTestBase):
             'migrate_disk_and_power_off', return_value='{}'))
         for host in self.fleet.hosts:
             self.start_host(host)
+        if self.ironic_url:
+            self.start_ironic_compute()
 
     def patch_mdev_creation(self):
         """Nova 34's driver creates an mdev through LibvirtDriver._create_mdev:
@@ -165,6 +170,61 @@ class Cloud(base.ServersTestBase):
 
     def sysfs_dir(self, host_name):
         return os.path.join(self.state_dir, 'sysfs', host_name)
+    def start_ironic_compute(self):
+        """One more nova-compute, with Nova's ironic driver against the
+        sandbox's Ironic (baremetal.compute_conf). Started last: the
+        driver's hash ring takes CONF.host, which start_service sets to
+        the host it starts; the libvirt computes keep their driver."""
+        from keystoneauth1 import loading as ks_loading
+
+        conf = baremetal.compute_conf(
+            self.ironic_url, self.keystone_url,
+            os.environ['GPU_SANDBOX_NOVA_PASSWORD'])
+        # the password plugin's options, registered as keystoneauth does
+        # when it loads them
+        nova_conf.CONF.register_opts(
+            ks_loading.get_auth_plugin_conf_options('password'),
+            group='ironic')
+        self.flags(group='ironic', **conf['ironic'])
+        self.wait_for_ironic()
+        driver = nova_conf.CONF.compute_driver
+        self.flags(compute_driver=conf['DEFAULT']['compute_driver'])
+        try:
+            self.computes[baremetal.COMPUTE_HOST] = self.start_service(
+                'compute', host=baremetal.COMPUTE_HOST)
+        finally:
+            self.flags(compute_driver=driver)
+
+    def wait_for_ironic(self, timeout=150):
+        """Until Nova's [ironic] credentials list the fleet's nodes,
+        enrolled: Ironic and the nova service user (made once Keystone
+        answers) start beside this process, and a compute whose driver
+        cannot list nodes fails its start (ComputeManager.
+        _sanity_check_new_host, VirtDriverNotReady). Once they are
+        available (and in maintenance where the fleet says), the compute's
+        first resource update already reports them as they stay."""
+        from nova import utils as nova_utils
+
+        wanted = {n.uuid: bool(n.maintenance) for n in self.fleet.baremetal}
+        deadline = time.monotonic() + timeout
+        seen = error = None
+        while True:
+            try:
+                conn = nova_utils.get_sdk_adapter(
+                    'baremetal', admin=True, check_service=True)
+                seen = {n.id: (n.provision_state, n.is_maintenance)
+                        for n in conn.nodes(fields=(
+                            'uuid', 'provision_state', 'maintenance'))}
+                if all(seen.get(u) == ('available', m)
+                       for u, m in wanted.items()):
+                    return
+            except Exception as e:
+                error = e
+            if time.monotonic() > deadline:
+                raise RuntimeError('Nova did not see the fleet\'s nodes in '
+                                   'Ironic at %s: %r, last error %r'
+                                   % (self.ironic_url, seen, error))
+            time.sleep(0.5)
 
     def _run_periodics(self, raise_on_error=False):
         """Nova's, without holding the cell fixture's lock meanwhile.
@@ -288,6 +348,7 @@ def main(argv=None):
     parser.add_argument('--placement-port', type=int, required=True)
     parser.add_argument('--control-port', type=int, required=True)
     parser.add_argument('--log-file', required=True)
+    parser.add_argument('--ironic-url')
     args = parser.parse_args(argv)
     password = os.environ['GPU_SANDBOX_ADMIN_PASSWORD']
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
@@ -295,6 +356,7 @@ def main(argv=None):
     fleet = fleet_mod.load(args.fleet)
     Cloud.fleet = fleet
     Cloud.state_dir = os.path.dirname(os.path.abspath(args.fleet))
+    Cloud.ironic_url, Cloud.keystone_url = args.ironic_url, args.keystone_url
     cloud = Cloud()
     cloud.setUp()
     neighbours.write_all(cloud.placement, fleet)

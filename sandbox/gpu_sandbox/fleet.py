@@ -25,7 +25,8 @@ _ADDRESS = re.compile(r'^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$')
 _HEX4 = re.compile(r'^[0-9a-f]{4}$')
 _HOSTNAME = re.compile(r'^[a-z0-9][a-z0-9.-]*$')
 _DEVICE_TYPES = ('type-PCI', 'type-PF')
-_TOP_KEYS = {'hosts', 'aliases', 'neutron', 'pci_in_placement', 'nova_conf'}
+_TOP_KEYS = {'hosts', 'aliases', 'neutron', 'pci_in_placement', 'nova_conf',
+             'baremetal'}
 _HOST_KEYS = {'hypervisor_hostname', 'pci', 'vgpu', 'cyborg', 'sysfs',
               'label'}
 _PCI_KEYS = {'address', 'vendor_id', 'product_id', 'device_type', 'numa_node',
@@ -184,6 +185,7 @@ class Fleet:
     bridges: tuple[Bridge, ...] = ()
     pci_in_placement: bool = True
     nova_conf: str = ''  # the operator's nova.conf: its settings instead
+    baremetal: tuple = ()  # Ironic's nodes (gpu_sandbox.baremetal.Node)
 
     def host(self, name: str) -> Host:
         for h in self.hosts:
@@ -474,9 +476,14 @@ def parse(data: dict) -> Fleet:
     if not nova_conf and any(h.sysfs for h in hosts):
         raise FleetError('a host read from sysfs needs nova_conf, the '
                          'nova.conf to run it with')
+    if nova_conf and data.get('baremetal'):
+        raise FleetError('a rehearsal has no baremetal nodes')
+    from gpu_sandbox import baremetal
+
     return Fleet(hosts=hosts, aliases=aliases,
                  bridges=_bridges(data.get('neutron') or {}),
-                 pci_in_placement=pci_in_placement, nova_conf=nova_conf)
+                 pci_in_placement=pci_in_placement, nova_conf=nova_conf,
+                 baremetal=baremetal.parse(data.get('baremetal')))
 
 
 def read(name_or_path: str | None = None) -> dict:
@@ -514,4 +521,8 @@ def for_release(data: dict, release) -> tuple[dict, list[str]]:
                     left.append('%s %s' % (name, device.get('address')))
     notes = ['one-time-use left out on %s (Nova has one_time_use from '
              '2025.2): %s' % (release.name, ', '.join(left))] if left else []
+    if release.services and data.pop('baremetal', None):
+        # Ironic runs beside the default release's Nova only (proven there)
+        notes.append('bare-metal nodes left out on %s (Ironic runs with '
+                     'the default release only)' % release.name)
     return data, notes

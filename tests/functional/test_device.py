@@ -60,10 +60,23 @@ class Recording(http.Service):
         return super().request(method, path, microversion, **kwargs)
 
 
+def pci_and_vgpu(rows):
+    """The rows of Placement's devices: the sandbox's bare-metal nodes are
+    test_baremetal's."""
+    return [r for r in rows if r['Kind'] != 'baremetal']
+
+
 class TestDeviceList(base.SandboxTestCase):
 
+    def gpu_nodes(self, model=None):
+        """The sandbox's bare-metal GPU nodes (of a model): none on a
+        release without Ironic in the sandbox."""
+        if 'baremetal' not in self.sandbox().urls:
+            return 0
+        return {None: 5, 'A100': 2, 'L40S': 1, '10de': 5}[model]
+
     def test_lists_every_gpu_of_the_default_fleet(self):
-        rows = self.gpu('device', 'list', '--long')
+        rows = pci_and_vgpu(self.gpu('device', 'list', '--long'))
         by_kind = {}
         for r in rows:
             by_kind.setdefault(r['Kind'], {})[(r['Host'], r['Address'])] = (
@@ -83,8 +96,10 @@ class TestDeviceList(base.SandboxTestCase):
         self.assertEqual('10de:1eb8', t4['PCI ID'])
 
     def test_all_devices_adds_exactly_the_nic_and_the_nvme(self):
-        gpus = {(r['Host'], r['Address']) for r in self.gpu('device', 'list')}
-        rows = self.gpu('device', 'list', '--all-devices', '--long')
+        gpus = {(r['Host'], r['Address'])
+                for r in pci_and_vgpu(self.gpu('device', 'list'))}
+        rows = pci_and_vgpu(self.gpu('device', 'list', '--all-devices',
+                                     '--long'))
         added = {(r['Host'], r['Address']): r['Device Type'] for r in rows
                  if (r['Host'], r['Address']) not in gpus}
         self.assertEqual(NOT_GPUS, added)
@@ -92,7 +107,8 @@ class TestDeviceList(base.SandboxTestCase):
                                    if (r['Host'], r['Address']) in gpus})
         nic = [r for r in rows if r['Device Type'] == 'NIC'][0]
         self.assertEqual('8086:1572', nic['PCI ID'])
-        summary = self.gpu('device', 'summary', '--all-devices')
+        summary = pci_and_vgpu(self.gpu('device', 'summary',
+                                        '--all-devices'))
         self.assertEqual(len(rows), sum(g['Devices'] for g in summary))
 
     def test_the_default_table_is_what_an_operator_reads_first(self):
@@ -103,7 +119,8 @@ class TestDeviceList(base.SandboxTestCase):
                           'Total', 'Used', 'Free', 'State'],
                          [c.strip() for c in lines[1].strip('|').split('|')])
         self.assertLessEqual(max(len(line) for line in lines), 120)
-        self.assertEqual(len(PASSTHROUGH) + len(VGPU) + 4, len(lines))
+        self.assertEqual(len(PASSTHROUGH) + len(VGPU) + self.gpu_nodes() + 4,
+                         len(lines))
 
     def test_a_nic_out_of_service_is_still_no_gpu(self):
         # A device with no room left is not in Placement's listing of its
@@ -200,7 +217,8 @@ class TestDeviceList(base.SandboxTestCase):
                           for r in self.gpu('device', 'list', *args))
 
         self.assertEqual(sorted(VGPU), addresses('--kind', 'vgpu'))
-        self.assertEqual(4, len(addresses('--model', 'a100')))
+        self.assertEqual(4 + self.gpu_nodes('A100'),
+                         len(addresses('--model', 'a100')))
         self.assertEqual(addresses('--model', 'A30'),
                          addresses('--product-id', '20B7'))
         self.assertEqual(4, len(addresses('--trait', 'CUSTOM_NVLINK')))
@@ -208,9 +226,12 @@ class TestDeviceList(base.SandboxTestCase):
         # A100s have a custom resource class: Placement does not say their
         # vendor, so a vendor filter cannot find them; Cyborg's traits and
         # the labels of the SR-IOV vGPU GPUs (5) do.
-        self.assertEqual(14, len(addresses('--vendor-id', '10de')))
+        # and the bare-metal nodes' inspection data
+        self.assertEqual(14 + self.gpu_nodes('10de'),
+                         len(addresses('--vendor-id', '10de')))
         self.assertEqual([POOL], addresses('--model', 'mi25'))
-        self.assertEqual(2, len(addresses('--model', 'L40S')))
+        self.assertEqual(2 + self.gpu_nodes('L40S'),
+                         len(addresses('--model', 'L40S')))
 
     def test_long_adds_provider_traits_and_consumers_as_lists(self):
         rows = self.gpu('device', 'list', '--long', '--host', 'gpu-a100-1')
@@ -258,7 +279,8 @@ class TestDeviceList(base.SandboxTestCase):
         for group in summary:
             members = [r for r in rows if group['Model'] in (
                 r['Model'], r['Resource Class'])
-                and group['vGPU Type'] == r['vGPU Type']]
+                and group['vGPU Type'] == r['vGPU Type']
+                and group['Kind'] == r['Kind']]
             self.assertEqual(len(members), group['Devices'])
             for field in ('Total', 'Used', 'Reserved', 'Free'):
                 self.assertEqual(sum(r[field] for r in members), group[field])
@@ -267,7 +289,8 @@ class TestDeviceList(base.SandboxTestCase):
         self.assertEqual(4, a100['Total'])
 
     def test_summary_by_host(self):
-        summary = self.gpu('device', 'summary', '--by', 'host')
+        summary = pci_and_vgpu(self.gpu('device', 'summary', '--by',
+                                        'host'))
         self.assertEqual({('gpu-a30-1', 'A30', 2), ('gpu-a100-1', 'A100', 4),
                           ('gpu-h100-1', 'H100', 2),
                           ('gpu-rtx-1', 'RTX 3090', 1),

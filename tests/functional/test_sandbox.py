@@ -2,7 +2,9 @@
 import os
 import uuid
 
+from gpu_sandbox import baremetal
 from gpu_sandbox import client
+from gpu_sandbox import fleet as fleet_mod
 from tests.functional import base
 
 PCI_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
@@ -60,7 +62,7 @@ class TestDefaultFleet(base.SandboxTestCase):
             'resource_providers']
         roots = {p['uuid']: p['name'] for p in providers
                  if p['parent_provider_uuid'] is None}
-        self.assertEqual(ROOTS, set(roots.values()))
+        self.assertEqual(ROOTS | self.baremetal_nodes(), set(roots.values()))
         seen = {}
         for p in providers:
             if p['name'] not in expected:
@@ -179,9 +181,11 @@ class TestDefaultFleet(base.SandboxTestCase):
 
     def test_nova_conf_dump_is_what_nova_runs_with(self):
         conf_dir = self.sandbox().state.nova_conf_dir
+        ironic = (['compute-%s.conf' % baremetal.COMPUTE_HOST]
+                  if self.baremetal_nodes() else [])
         self.assertEqual(
             sorted(['controller.conf'] + ['compute-%s.conf' % h
-                                          for h in HOSTS]),
+                                          for h in HOSTS] + ironic),
             sorted(os.listdir(conf_dir)))
         with open(os.path.join(conf_dir, 'compute-vgpu-2.conf')) as f:
             vgpu2 = f.read()
@@ -212,7 +216,14 @@ class TestDefaultFleet(base.SandboxTestCase):
         code, out, err = self.run_openstack(
             'hypervisor', 'list', '-f', 'value', '-c', 'Hypervisor Hostname')
         self.assertEqual(0, code, err)
-        self.assertEqual(ROOTS, set(out.split()))
+        self.assertEqual(ROOTS | self.baremetal_nodes(), set(out.split()))
+
+    def baremetal_nodes(self):
+        """The UUIDs of the sandbox's Ironic nodes (test_sandbox_baremetal):
+        Nova's ironic driver makes each a hypervisor and a Placement root."""
+        fleet = fleet_mod.load(os.path.join(self.sandbox().state.dir,
+                                            'fleet.yaml'))
+        return {n.uuid for n in fleet.baremetal}
 
     def traits(self, rp_uuid):
         return set(self.placement('GET', '/resource_providers/%s/traits'

@@ -245,3 +245,161 @@ class TestBadFleet(testtools.TestCase):
     def test_unknown_builtin_name_is_read_as_a_file(self):
         e = self.assertRaises(fleet.FleetError, fleet.load, 'legcy')
         self.assertIn('cannot read fleet file legcy', str(e))
+
+
+class TestBaremetalFleet(testtools.TestCase):
+    """The fleet's baremetal: section (gpu_sandbox.baremetal)."""
+
+    def setUp(self):
+        super().setUp()
+        self.nodes = {n.name: n for n in fleet.load().baremetal}
+
+    def test_default_fleet_nodes(self):
+        self.assertEqual(
+            {'bm-h100-1': ('baremetal.gpu-h100', 'CUSTOM_BAREMETAL_GPU_H100',
+                           ('CUSTOM_GPU_H100',), None, 'agent', 8),
+             'bm-a100-1': ('baremetal.gpu-a100', 'CUSTOM_BAREMETAL_GPU_A100',
+                           ('CUSTOM_GPU_A100',), None, 'agent', 4),
+             'bm-cpu-1': ('baremetal.cpu', 'CUSTOM_BAREMETAL_CPU', (), None,
+                          'agent', 1),
+             'bm-l40s-1': ('baremetal.general', 'CUSTOM_BAREMETAL_GENERAL',
+                           (), None, 'agent', 2),
+             'bm-a100-2': ('baremetal.gpu-a100', 'CUSTOM_BAREMETAL_GPU_A100',
+                           ('CUSTOM_GPU_A100',),
+                           'GPU 1 uncorrectable ECC errors, RMA 4711',
+                           'agent', 2),
+             'bm-h100-2': ('baremetal.gpu-h100', 'CUSTOM_BAREMETAL_GPU_H100',
+                           ('CUSTOM_GPU_H100',), None, 'redfish', 4)},
+            {n.name: (n.resource_class, n.placement_class, n.traits,
+                      n.maintenance, n.shape, len(n.pci_devices))
+             for n in self.nodes.values()})
+        self.assertEqual({('10de', '26b9')}, {
+            (d['vendor_id'], d['product_id'])
+            for d in self.nodes['bm-l40s-1'].devices()})
+        self.assertEqual(
+            {'cpus': 112, 'memory_mb': 2097152, 'local_gb': 3576,
+             'cpu_arch': 'x86_64'}, dict(self.nodes['bm-h100-1'].properties))
+
+    def test_uuids_and_macs_are_stable_and_distinct(self):
+        again = {n.name: (n.uuid, n.mac) for n in fleet.load().baremetal}
+        self.assertEqual({n.name: (n.uuid, n.mac)
+                          for n in self.nodes.values()}, again)
+        self.assertEqual(6, len({u for u, _ in again.values()}))
+        self.assertEqual(6, len({m for _, m in again.values()}))
+
+    def test_inspection_bodies_in_each_shape(self):
+        agent = self.nodes['bm-h100-1'].inspection_body()
+        self.assertEqual({'inventory', 'pci_devices'}, set(agent))
+        self.assertEqual({'vendor_id': '10de', 'product_id': '2330',
+                          'class': '030200', 'revision': 'a1',
+                          'bus': '0000:18:00.0', 'numa_node_id': 0},
+                         agent['pci_devices'][0])
+        self.assertEqual(1, agent['pci_devices'][-1]['numa_node_id'])
+        # what Ironic's default inspection hooks need (the spike)
+        [interface] = agent['inventory']['interfaces']
+        self.assertEqual(('eth0', self.nodes['bm-h100-1'].mac),
+                         (interface['name'], interface['mac_address']))
+        self.assertEqual('x86_64', agent['inventory']['cpu']['architecture'])
+        self.assertNotIn('pci_devices', agent['inventory'])
+        redfish = self.nodes['bm-h100-2'].inspection_body()
+        self.assertEqual({'inventory'}, set(redfish))
+        self.assertEqual(4, len(redfish['inventory']['pci_devices']))
+        self.assertNotIn('bus', redfish['inventory']['pci_devices'][0])
+
+    def test_legacy_fleet_keeps_them(self):
+        self.assertEqual(list(self.nodes), [
+            n.name for n in fleet.load('legacy').baremetal])
+
+    def test_other_releases_leave_them_out(self):
+        from gpu_sandbox import releases
+
+        data, notes = fleet.for_release(fleet.read(),
+                                        releases.get('2025.2'))
+        self.assertNotIn('baremetal', data)
+        self.assertIn('bare-metal nodes left out on 2025.2', notes[-1])
+        data, notes = fleet.for_release(fleet.read(), releases.get(None))
+        self.assertEqual(6, len(fleet.parse(data).baremetal))
+        self.assertEqual([], notes)
+
+    def test_a_fleet_without_them(self):
+        self.assertEqual((), fleet.parse({'hosts': {'h1': {}}}).baremetal)
+
+
+class TestBadBaremetalFleet(testtools.TestCase):
+
+    def assertRefused(self, node, message, name='bm-1'):
+        data = {'hosts': {'h1': {}}, 'baremetal': {name: node}}
+        e = self.assertRaises(fleet.FleetError, fleet.parse, data)
+        self.assertIn(message, str(e))
+
+    def node(self, **kw):
+        node = {'resource_class': 'baremetal.gpu-h100',
+                'traits': ['CUSTOM_GPU_H100'],
+                'properties': {'cpus': 8, 'memory_mb': 1024, 'local_gb': 10},
+                'inspection': {'pci_devices': [self.agent()]}}
+        node.update(kw)
+        return node
+
+    def agent(self, **kw):
+        device = {'vendor_id': '10de', 'product_id': '2330',
+                  'class': '030200', 'revision': 'a1',
+                  'bus': '0000:18:00.0', 'numa_node_id': 0}
+        device.update(kw)
+        return device
+
+    def test_a_good_node(self):
+        [node] = fleet.parse({'hosts': {}, 'baremetal': {
+            'bm-1': self.node(traits='custom_gpu_h100')}}).baremetal
+        self.assertEqual(('CUSTOM_GPU_H100',), node.traits)
+
+    def test_refusals(self):
+        self.assertRefused(self.node(colour='green'), 'unknown keys')
+        self.assertRefused(self.node(resource_class='a b'), 'resource_class')
+        self.assertRefused(self.node(resource_class=None), 'resource_class')
+        self.assertRefused(self.node(traits=['GPU_H100']), 'CUSTOM_NAME')
+        self.assertRefused(self.node(properties={'cpus': 8}), 'memory_mb')
+        self.assertRefused(self.node(properties={
+            'cpus': 8, 'memory_mb': 1, 'local_gb': 1, 'gpus': 8}),
+            'unknown keys')
+        self.assertRefused(self.node(maintenance='broken'), '{reason: ...}')
+        self.assertRefused(self.node(maintenance={'reason': ''}),
+                           '{reason: ...}')
+        self.assertRefused(self.node(), 'lower-case', name='BM_1')
+        e = self.assertRaises(fleet.FleetError, fleet.parse,
+                              {'hosts': {}, 'baremetal': ['bm-1']})
+        self.assertIn('mapping of node names', str(e))
+
+    def test_inspection_refusals(self):
+        both = {'pci_devices': [], 'inventory': {'pci_devices': []}}
+        self.assertRefused(self.node(inspection=both), 'one of them')
+        self.assertRefused(self.node(inspection={}), 'one of them')
+        self.assertRefused(self.node(inspection={'lldp': []}),
+                           'unknown keys')
+        self.assertRefused(self.node(inspection={'pci_devices': {}}),
+                           'must be a list')
+        # the agent's shape has no subsystem ids; Redfish's has no bus
+        self.assertRefused(self.node(inspection={'pci_devices': [
+            self.agent(subsystem_id='16c1')]}), 'unknown keys')
+        self.assertRefused(self.node(inspection={'inventory': {
+            'pci_devices': [self.agent()]}}), 'unknown keys')
+        self.assertRefused(self.node(inspection={'inventory': {
+            'pci_devices': [], 'cpu': {}}}), 'unknown keys')
+        for bad, message in (({'vendor_id': '10d'}, '4 hex digits'),
+                             ({'product_id': '0x2330'}, 'hex digits'),
+                             ({'bus': '18:00.0'}, 'PCI address'),
+                             ({'numa_node_id': -1}, 'numa_node_id'),
+                             ({'numa_node_id': '0'}, 'numa_node_id')):
+            self.assertRefused(self.node(inspection={'pci_devices': [
+                self.agent(**bad)]}), message)
+        missing = self.agent()
+        del missing['class']
+        self.assertRefused(self.node(inspection={'pci_devices': [missing]}),
+                           'class is missing')
+        self.assertRefused(self.node(inspection={'pci_devices': [
+            self.agent(), self.agent()]}), 'listed twice')
+
+    def test_no_baremetal_in_a_rehearsal(self):
+        e = self.assertRaises(fleet.FleetError, fleet.parse, {
+            'hosts': {'r1': {'sysfs': '/s'}}, 'nova_conf': '/n',
+            'baremetal': {'bm-1': {}}})
+        self.assertIn('a rehearsal has no baremetal nodes', str(e))
