@@ -3,6 +3,8 @@ shows) and each node's inspection data, at API 1.81 (2023.1: the node
 inventory endpoint; 1.37 brought traits to listings)."""
 from __future__ import annotations
 
+import functools
+
 from gpuclient.access import http
 
 MICROVERSION = '1.81'
@@ -16,6 +18,11 @@ PAGE = 1000
 class Baremetal:
     def __init__(self, service: http.Service):
         self.service = service
+
+    @functools.cached_property
+    def listing(self) -> list[dict]:
+        """nodes(), read once per command."""
+        return self.nodes()
 
     def nodes(self) -> list[dict]:
         """Every node the credential may see, a page of PAGE at a time."""

@@ -63,9 +63,11 @@ class Cloud:
             return []
 
     def forget_reads(self) -> None:
-        """Drop what was read once per command (the hypervisors), for a
-        long-running exporter whose next refresh must see new hosts."""
+        """Drop what was read once per command (the hypervisors, Ironic's
+        nodes), for a long-running exporter whose next refresh must see
+        new hosts."""
         self.__dict__.pop('hypervisors', None)
+        self.__dict__.pop('baremetal', None)   # and its node listing
 
     @functools.cached_property
     def baremetal(self):

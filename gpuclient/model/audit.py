@@ -368,6 +368,56 @@ def vgpu_vfs_without_provider(e: Estate) -> list[Finding]:
         if gpu.vfs_without_provider]
 
 
+def _gpu_nodes(e: Estate) -> list[devices.Device]:
+    return [n for n in e.nodes if n.is_gpu]
+
+
+def baremetal_untagged(e: Estate) -> list[Finding]:
+    return [Finding(
+        INFO, 'baremetal-untagged', n.host,
+        'inspection found %d × %s, but the node has no trait naming them: '
+        'no flavor can ask for these GPUs, only for class %s'
+        % (n.total, n.model, n.resource_class),
+        'an Ironic inspection rule that adds CUSTOM_GPU_<MODEL> (see '
+        '"Bare-metal GPU nodes"), or: openstack baremetal node add trait %s '
+        'CUSTOM_GPU_<MODEL>' % n.host)
+        for n in _gpu_nodes(e)
+        if not any(t.startswith('CUSTOM_') for t in n.traits)]
+
+
+def baremetal_model_mismatch(e: Estate) -> list[Finding]:
+    """A trait CUSTOM_GPU_<MODEL> naming a model inspection did not find."""
+    found = []
+    for n in _gpu_nodes(e):
+        inspected = {devices.model_key(m) for m in (n.model or '').split(
+            ' + ')}
+        for trait in n.traits:
+            named = trait[len('CUSTOM_GPU_'):] if trait.startswith(
+                'CUSTOM_GPU_') else None
+            key = devices.model_key(named)
+            # A100_80GB names an A100: a prefix either way is no mismatch
+            if (named and devices.is_known_model(named) and not any(
+                    key.startswith(m) or m.startswith(key)
+                    for m in inspected if m)):
+                found.append(Finding(
+                    WARNING, 'baremetal-model-mismatch', n.host,
+                    'trait %s, but inspection found %d × %s: flavors for '
+                    'that model get this node' % (trait, n.total, n.model),
+                    'openstack baremetal node remove trait %s %s (or '
+                    're-inspect the node)' % (n.host, trait)))
+    return found
+
+
+def baremetal_out_of_service(e: Estate) -> list[Finding]:
+    return [Finding(
+        WARNING, 'baremetal-out-of-service', n.host,
+        '%d × %s out of service with no server on it (%s)'
+        % (n.total, n.model, n.reason),
+        'once fixed: openstack baremetal node maintenance unset %s (and '
+        'provide it if it is not available)' % n.host)
+        for n in _gpu_nodes(e) if n.reserved and not n.consumers]
+
+
 def two_owners(e: Estate) -> list[Finding]:
     owners = collections.defaultdict(set)
     for d in e.devices:
@@ -421,6 +471,14 @@ CHECKS = {c.name: c for c in (
           vgpu_unlabelled),
     Check('vgpu-vfs-without-provider', 'VFs of an SR-IOV GPU that Nova '
           'made no provider for serve no vGPU', vgpu_vfs_without_provider),
+    Check('baremetal-untagged', 'a bare-metal node whose GPUs no trait '
+          'names: no flavor can ask for its GPU model', baremetal_untagged),
+    Check('baremetal-model-mismatch', 'a bare-metal node whose GPU trait '
+          'names a model inspection did not find: flavors for that model '
+          'get the wrong GPUs', baremetal_model_mismatch),
+    Check('baremetal-out-of-service', 'a bare-metal GPU node in '
+          'maintenance or not available, with no server: its GPUs serve '
+          'nobody', baremetal_out_of_service),
     Check('two-owners', 'one PCI device reported by Nova and by Cyborg can '
           'be handed to two servers', two_owners),
 )}

@@ -111,3 +111,25 @@ def node_device(node: dict, body: dict | None) -> devices.Device:
         category='GPU' if total else 'no GPU', vendor_name=vendor_name,
         device_name=device_name, reason=reason, inspection=source,
         gpu_buses=[d['bus'] for d in gpus if d.get('bus')])
+
+
+def unseen_note(hypervisors: list[dict], listed: set[str] | None
+                ) -> str | None:
+    """A line when Nova has bare-metal nodes (hypervisors of type ironic,
+    named by the node's UUID) whose GPUs cannot be shown: Ironic is not in
+    the catalog (listed None), or does not list them to this credential."""
+    nodes = [h['hypervisor_hostname'] for h in hypervisors
+             if h.get('hypervisor_type') == 'ironic']
+    if listed is None and nodes:
+        return ('note: Nova has %d bare-metal node(s) but the catalog has no '
+                'Ironic (baremetal) endpoint: their GPUs are not shown'
+                % len(nodes))
+    hidden = [n for n in nodes if n not in (listed or ())]
+    if hidden:
+        return ('note: Ironic lists %d of the %d bare-metal nodes Nova has to '
+                'this credential (Ironic\'s policy: a project-scoped token '
+                'sees the nodes its project owns or leases); the GPUs of the '
+                'others are not shown: use a token that sees every node '
+                '(system scope, or the service role)'
+                % (len(nodes) - len(hidden), len(nodes)))
+    return None

@@ -322,6 +322,11 @@ def known_models() -> list[str]:
     return sorted(set(MODELS.values()))
 
 
+def model_key(text: str | None) -> str:
+    """A model name to compare: upper case, letters and digits only."""
+    return re.sub(r'[^A-Z0-9]', '', (text or '').upper())
+
+
 def is_known_model(text: str) -> bool:
     """A model the built-in table or pci.ids names (a GPU vendor's)."""
     wanted = _words(text)

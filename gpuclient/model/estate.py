@@ -36,7 +36,7 @@ class Estate:
     flavor's extra specs, compute 2.47+); migrations: those in progress;
     hosts: hypervisor hostname -> Nova service host; nova_conf: a
     novaconf.NovaConf or None; host: the one host audited, or None for the
-    whole cloud.
+    whole cloud; nodes: the bare-metal nodes.
     """
     devices: list[devices.Device]
     providers: list[dict] = dataclasses.field(default_factory=list)
@@ -48,6 +48,8 @@ class Estate:
     hosts: dict[str, str] = dataclasses.field(default_factory=dict)
     nova_conf: object | None = None
     host: str | None = None
+    # Ironic's nodes (every one: baremetal.node_device), whole cloud only
+    nodes: list[devices.Device] = dataclasses.field(default_factory=list)
 
     def nova_devices(self) -> list[devices.Device]:
         return [d for d in self.devices if d.owner != devices.CYBORG]

@@ -34,7 +34,7 @@ def estate_registry(cloud, nova_conf=None):
     estate = reading.read_estate(cloud, nova_conf=nova_conf)
     roots = {p['name']: p['uuid'] for p in estate.providers
              if not p['parent_provider_uuid']}
-    found = estate.devices + reading.baremetal_nodes(cloud)
+    found = estate.devices + [n for n in estate.nodes if n.is_gpu]
     estimates = flavor_ops.estimate_capacity(
         cloud, found, capacity.gpu_flavors(estate.flavors, found), nova_conf,
         servers=list(estate.servers.values()), roots=roots,

@@ -257,7 +257,7 @@ def baremetal_nodes(cloud, host=None,
     ironic = cloud.baremetal
     if ironic is None:
         return []
-    nodes = ironic.nodes()
+    nodes = ironic.listing
     if host is not None:
         wanted = host.strip().lower()
         nodes = [n for n in nodes if wanted in (
@@ -266,6 +266,16 @@ def baremetal_nodes(cloud, host=None,
     return [d for d in (baremetal.node_device(n, b)
                         for n, b in zip(nodes, bodies))
             if d.is_gpu or all_devices]
+
+
+def unseen_nodes(cloud) -> str | None:
+    """A note when Nova has bare-metal nodes whose GPUs cannot be shown
+    (baremetal.unseen_note): Nova's hypervisors, and Ironic's listing."""
+    from gpuclient.model import baremetal
+
+    ironic = cloud.baremetal
+    return baremetal.unseen_note(cloud.hypervisors, None if ironic is None
+                                 else {n['uuid'] for n in ironic.listing})
 
 
 def load_with_nodes(cloud, host=None,
@@ -388,7 +398,8 @@ def load_sysfs(path):
 def read_estate(cloud, host=None, nova_conf=None):
     """Everything the checks look at, read once: the device list's reads,
     the providers of each custom trait in use and of each trait a flavor
-    requires, and Nova's servers, flavors and migrations (paged)."""
+    requires, Nova's servers, flavors and migrations (paged), and (for
+    the whole cloud) Ironic's nodes."""
     from gpuclient.model import audit
     from gpuclient.model import estate
 
@@ -410,4 +421,6 @@ def read_estate(cloud, host=None, nova_conf=None):
                      for u, body in s.inventories.items()},
         holders=holders, servers={s['id']: s for s in servers},
         flavors=flavor_list, migrations=migrations, hosts=hosts,
-        nova_conf=nova_conf, host=host)
+        nova_conf=nova_conf, host=host,
+        nodes=baremetal_nodes(cloud, all_devices=True) if host is None
+        else [])

@@ -143,9 +143,11 @@ class ListDevice(base.Lister):
         every = [d for d in reading.build(cloud, taken)
                  if d.is_gpu or args.all_devices] + [
                      d for d in nodes if wanted <= set(d.traits)]
-        hint = devices.label_hint(every)
-        if hint:
-            self.app.stderr.write(hint + '\n')
+        for note in (devices.label_hint(every),
+                     reading.unseen_nodes(cloud) if not args.host and
+                     args.kind in (None, devices.BAREMETAL) else None):
+            if note:
+                self.app.stderr.write(note + '\n')
         found = [d for d in (every if args.vfs else devices.by_gpu(every))
                  if filters.match(d)]
         if args.vfs:
@@ -202,11 +204,12 @@ class DeviceSummary(base.Lister):
 
     def take_action(self, args):
         by_host = args.by == 'host'
-        found = reading.load_with_nodes(self.app.client_manager.gpu,
-                                        args.host, args.all_devices)
-        hint = devices.label_hint(found)
-        if hint:
-            self.app.stderr.write(hint + '\n')
+        cloud = self.app.client_manager.gpu
+        found = reading.load_with_nodes(cloud, args.host, args.all_devices)
+        for note in (devices.label_hint(found),
+                     reading.unseen_nodes(cloud) if not args.host else None):
+            if note:
+                self.app.stderr.write(note + '\n')
         groups = devices.summarize(found, by_host=by_host)
         return columns.table(((('Host', 'host'),) if by_host else ())
                              + SUMMARY, groups, empty=_none_found(

@@ -50,19 +50,28 @@ class AuditTestCase(base.SandboxTestCase):
 class TestCleanCloud(AuditTestCase):
 
     def test_fresh_sandbox_has_no_problem(self):
-        # The default fleet's facts, not problems (info: exit 0): two vGPU
-        # hosts left unlabelled on purpose, and the L4 whose max_instances
-        # leaves two VFs without a provider.
+        # The default fleet's facts (info): two vGPU hosts left unlabelled
+        # on purpose, and the L4 whose max_instances leaves two VFs without
+        # a provider; the rest is clean.
+        # With bare metal (the default release), the node in maintenance
+        # (a warning: exit 1) and the L40S node with no GPU trait.
         code, found, err = self.audit()
-        self.assertEqual(0, code, err)
+        nodes = 'baremetal' in self.sandbox().urls
+        self.assertEqual(1 if nodes else 0, code, err)
         self.assertEqual(
-            [('info', 'vgpu-unlabelled', 'host vgpu-1'),
-             ('info', 'vgpu-unlabelled', 'host vgpu-2'),
-             ('info', 'vgpu-vfs-without-provider', 'vgpu-l4-1:0000:ca:00.0')],
+            ([('warning', 'baremetal-out-of-service', 'bm-a100-2')]
+             if nodes else [])
+            + ([('info', 'baremetal-untagged', 'bm-l40s-1')] if nodes
+               else [])
+            + [('info', 'vgpu-unlabelled', 'host vgpu-1'),
+               ('info', 'vgpu-unlabelled', 'host vgpu-2'),
+               ('info', 'vgpu-vfs-without-provider',
+                'vgpu-l4-1:0000:ca:00.0')],
             [(f['severity'], f['check'], f['subject']) for f in found])
+        facts = ('vgpu-unlabelled', 'vgpu-vfs-without-provider',
+                 'baremetal-untagged', 'baremetal-out-of-service')
         checks = [c['check'] for c in self.gpu('audit', '--list-checks')
-                  if c['check'] not in ('vgpu-unlabelled',
-                                        'vgpu-vfs-without-provider')]
+                  if c['check'] not in facts]
         args = [a for c in checks for a in ('--check', c)]
         self.assert_clean(*args)
         code, out, err = self.run_openstack('gpu', 'audit', *args)

@@ -2,6 +2,7 @@
 ironic driver): a row per node with the GPUs its inspection found, a
 flavor for a whole node that boots where its trait says, and the
 allocation of the server it gets."""
+import json
 import time
 
 from gpu_sandbox import baremetal as sandbox_baremetal
@@ -123,3 +124,30 @@ class TestFlavor(BaremetalTestCase):
                               '--vcpus', 1, '--ram', 512, '--disk', 1,
                               '--baremetal', 'baremetal.nope')
         self.assertIn('CUSTOM_BAREMETAL_NOPE', line)
+
+
+class TestAudit(BaremetalTestCase):
+
+    def findings(self, check):
+        code, out, err = self.run_openstack('gpu', 'audit', '--check', check,
+                                            '-f', 'json')
+        self.assertNotIn('Traceback', err)
+        return code, {f['subject']: f for f in json.loads(out or '[]')}
+
+    def test_untagged_and_out_of_service_nodes(self):
+        code, found = self.findings('baremetal-untagged')
+        self.assertEqual((0, ['bm-l40s-1']), (code, sorted(found)))
+        self.assertIn('2 × L40S', found['bm-l40s-1']['detail'])
+        code, found = self.findings('baremetal-out-of-service')
+        self.assertEqual((1, ['bm-a100-2']), (code, sorted(found)))
+        self.assertIn('RMA 4711', found['bm-a100-2']['detail'])
+
+    def test_a_trait_naming_a_model_inspection_did_not_find(self):
+        ironic = sandbox_baremetal.Ironic(self.sandbox().data)
+        path = '/v1/nodes/bm-h100-2/traits/CUSTOM_GPU_A100'
+        ironic.call('PUT', path, expect=204)
+        self.addCleanup(ironic.call, 'DELETE', path, expect=204)
+        code, found = self.findings('baremetal-model-mismatch')
+        self.assertEqual((1, ['bm-h100-2']), (code, sorted(found)))
+        self.assertIn('trait CUSTOM_GPU_A100, but inspection found 4 × H100',
+                      found['bm-h100-2']['detail'])

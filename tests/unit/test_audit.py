@@ -320,3 +320,45 @@ class TestVgpuLabels(testtools.TestCase):
         all_eight = six + [vf('0000:ca:01.2'), vf('0000:ca:01.3')]
         self.assertEqual([], check('vgpu-vfs-without-provider',
                                    devices=all_eight))
+
+
+def node(name, *ids, traits=(), **fields):
+    """A bare-metal node as model/baremetal.node_device makes it."""
+    from gpuclient.model import baremetal
+
+    return baremetal.node_device(dict({
+        'uuid': 'u-' + name, 'name': name,
+        'resource_class': 'baremetal.gpu', 'traits': list(traits),
+        'maintenance': False, 'provision_state': 'available',
+        'instance_uuid': None}, **fields), {'plugin_data': {'pci_devices': [
+            {'vendor_id': i[:4], 'product_id': i[5:], 'class': '030200'}
+            for i in ids]}})
+
+
+class TestBaremetal(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(factories.PciIds())
+
+    def test_model_mismatch_only_for_a_model_the_node_lacks(self):
+        h100 = ['10de:2330'] * 4
+        nodes = [node('n1', *h100, traits=['CUSTOM_GPU_A100']),
+                 node('n2', *h100, traits=['CUSTOM_GPU_H100']),
+                 node('n3', '10de:20b0', traits=['CUSTOM_GPU_A100_80GB']),
+                 node('n4', *h100, traits=['CUSTOM_GPU_FAST'])]
+        [f] = check('baremetal-model-mismatch', devices=[], nodes=nodes)
+        self.assertEqual((audit.WARNING, 'n1'), (f.severity, f.subject))
+        self.assertIn('4 × H100', f.detail)
+
+    def test_untagged_and_out_of_service(self):
+        nodes = [node('n1', '10de:26b9'), node('cpu'),
+                 node('n2', '10de:20b0', traits=['CUSTOM_GPU_A100'],
+                      maintenance=True, maintenance_reason='RMA'),
+                 node('n3', '10de:20b0', traits=['CUSTOM_GPU_A100'],
+                      maintenance=True, instance_uuid='s1')]
+        self.assertEqual(['n1'], [f.subject for f in check(
+            'baremetal-untagged', devices=[], nodes=nodes)])
+        [f] = check('baremetal-out-of-service', devices=[], nodes=nodes)
+        self.assertEqual(('n2', audit.WARNING), (f.subject, f.severity))
+        self.assertIn('maintenance: RMA', f.detail)

@@ -132,3 +132,22 @@ class TestFlavor(TestCase):
             self.assertIn('an Ironic node\'s resource class', str(
                 self.assertRaises(flavors.InvalidFlavor,
                                   flavors.build_request, baremetal=text)))
+
+
+class TestUnseen(testtools.TestCase):
+    hypervisors = [{'hypervisor_hostname': 'gpu-a30-1',
+                    'hypervisor_type': 'QEMU'},
+                   {'hypervisor_hostname': UUID, 'hypervisor_type': 'ironic'},
+                   {'hypervisor_hostname': 'n2', 'hypervisor_type': 'ironic'}]
+
+    def test_nodes_ironic_hides_from_the_credential(self):
+        note = baremetal.unseen_note(self.hypervisors, {UUID})
+        self.assertIn('Ironic lists 1 of the 2 bare-metal nodes', note)
+        self.assertIn('system scope', note)
+        self.assertIsNone(baremetal.unseen_note(self.hypervisors,
+                                                {UUID, 'n2'}))
+
+    def test_no_ironic_in_the_catalog(self):
+        self.assertIn('2 bare-metal node(s) but the catalog has no Ironic',
+                      baremetal.unseen_note(self.hypervisors, None))
+        self.assertIsNone(baremetal.unseen_note(self.hypervisors[:1], None))
