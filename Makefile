@@ -42,6 +42,9 @@ demo: $(VENV)/.installed
 	@echo '$$ openstack gpu device list'
 	@. ./$(BIN)/activate && eval "$$($(SANDBOX) env)" && openstack gpu device list
 	@echo
+	@echo '$$ openstack gpu device summary'
+	@. ./$(BIN)/activate && eval "$$($(SANDBOX) env)" && openstack gpu device summary
+	@echo
 	@echo 'Try next, in your shell (the sandbox keeps running):'
 	@echo '  . $(BIN)/activate && eval "$$(gpu-sandbox env --state-dir $(DEMO_STATE))"'
 	@$(SANDBOX) scenario --next
