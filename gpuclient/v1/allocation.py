@@ -166,7 +166,7 @@ class ListAllocation(base.Lister):
     def take_action(self, args):
         cloud = self.app.client_manager.gpu
         project = args.project and project_id(self.app, args.project)
-        found = reading.load(cloud, args.host)
+        found = reading.load_with_nodes(cloud, args.host)
         servers = self._servers(cloud, args.host, found)
         # Nova is asked about migrations only when some consumer is no
         # server: a cloud without leaks or migrations pays nothing for it.

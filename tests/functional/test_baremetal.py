@@ -113,6 +113,10 @@ class TestFlavor(BaremetalTestCase):
                          (gpus['host'], gpus['gpus'], gpus['model']))
         self.assertEqual(['ok'], sorted({c['result']
                                          for c in shown['Checks']}))
+        [listed] = [r for r in self.gpu('allocation', 'list')
+                    if r['Server'] == server['id']]
+        self.assertEqual(('bm-a100-1', 'A100', 4), (
+            listed['Host'], listed['Model'], listed['Amount']))
         self.sandbox().periodic()
         row = self.nodes()['bm-a100-1']
         self.assertEqual(('in-use', 4, [server['id']]),
