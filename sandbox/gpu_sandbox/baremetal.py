@@ -28,6 +28,9 @@ import sys
 import time
 import uuid
 
+from gpu_sandbox.fleet import FleetError
+from gpu_sandbox.fleet import refuse_unknown
+
 VERSION = '39.0.0'
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONSTRAINTS = os.path.join(HERE, 'constraints', 'ironic-%s.txt' % VERSION)
@@ -137,20 +140,9 @@ class Node:
         return {'inventory': inventory, 'pci_devices': self.devices()}
 
 
-def _unknown(raw, allowed, where):
-    from gpu_sandbox.fleet import FleetError
-
-    if not isinstance(raw, dict):
-        raise FleetError('%s: expected a mapping, got %r' % (where, raw))
-    unknown = set(raw) - allowed
-    if unknown:
-        raise FleetError('%s: unknown keys %s' % (where, sorted(unknown)))
-
-
 def _pci(raw, allowed, where) -> tuple:
-    from gpu_sandbox.fleet import FleetError
 
-    _unknown(raw, allowed, where)
+    refuse_unknown(raw, allowed, where)
     device = {}
     for key in sorted(raw):
         value = raw[key]
@@ -181,10 +173,9 @@ def _pci(raw, allowed, where) -> tuple:
 
 
 def _node(name, raw) -> Node:
-    from gpu_sandbox.fleet import FleetError
 
     where = 'baremetal node %s' % name
-    _unknown(raw, _NODE_KEYS, where)
+    refuse_unknown(raw, _NODE_KEYS, where)
     if not _NAME.match(str(name)):
         raise FleetError('%s: use lower-case letters, digits, "-" and "."'
                          % where)
@@ -201,7 +192,7 @@ def _node(name, raw) -> Node:
             raise FleetError('%s: trait %r must look like CUSTOM_NAME'
                              % (where, trait))
     props = raw.get('properties') or {}
-    _unknown(props, _PROPERTY_KEYS, where + ' properties')
+    refuse_unknown(props, _PROPERTY_KEYS, where + ' properties')
     for key in ('cpus', 'memory_mb', 'local_gb'):
         value = props.get(key)
         if (not isinstance(value, int) or isinstance(value, bool)
@@ -218,7 +209,7 @@ def _node(name, raw) -> Node:
     shape, devices = None, ()
     inspection = raw.get('inspection')
     if inspection is not None:
-        _unknown(inspection, _INSPECTION_KEYS, where + ' inspection')
+        refuse_unknown(inspection, _INSPECTION_KEYS, where + ' inspection')
         if ('pci_devices' in inspection) == ('inventory' in inspection):
             raise FleetError(
                 '%s inspection: pci_devices (the agent\'s shape) or '
@@ -226,7 +217,7 @@ def _node(name, raw) -> Node:
                 % where)
         if 'inventory' in inspection:
             shape = 'redfish'
-            _unknown(inspection['inventory'], {'pci_devices'},
+            refuse_unknown(inspection['inventory'], {'pci_devices'},
                      where + ' inspection inventory')
             listed, allowed = (inspection['inventory'].get('pci_devices'),
                                _REDFISH_PCI_KEYS)
@@ -248,7 +239,6 @@ def _node(name, raw) -> Node:
 
 def parse(raw) -> tuple[Node, ...]:
     """The fleet's ``baremetal:`` section: {node name: node}."""
-    from gpu_sandbox.fleet import FleetError
 
     if raw is None:
         return ()

@@ -270,7 +270,7 @@ def libvirt_name(address: str) -> str:
     return 'pci_' + address.replace(':', '_').replace('.', '_')
 
 
-def _unknown(raw, allowed, where):
+def refuse_unknown(raw, allowed, where):
     if not isinstance(raw, dict):
         raise FleetError('%s: expected a mapping, got %r' % (where, raw))
     unknown = set(raw) - allowed
@@ -310,7 +310,7 @@ def _count(value, key, where, top=None):
 
 
 def _pci_device(raw, where) -> PciDevice:
-    _unknown(raw, _PCI_KEYS, where)
+    refuse_unknown(raw, _PCI_KEYS, where)
     device_type = raw.get('device_type', 'type-PCI')
     if device_type not in _DEVICE_TYPES:
         raise FleetError('%s: device_type must be one of %s (VFs are listed '
@@ -321,7 +321,7 @@ def _pci_device(raw, where) -> PciDevice:
         traits = traits.split(',')
     vfs, vf_product = 0, None
     if raw.get('vfs'):
-        _unknown(raw['vfs'], _VFS_KEYS, where + ' vfs')
+        refuse_unknown(raw['vfs'], _VFS_KEYS, where + ' vfs')
         if device_type != 'type-PF':
             raise FleetError('%s: only a type-PF device has VFs' % where)
         # Functions 1-7 of the PF's slot: enough for the sandbox's cards.
@@ -347,7 +347,7 @@ def _pci_device(raw, where) -> PciDevice:
 
 
 def _vgpu(raw, where) -> VgpuGroup:
-    _unknown(raw, _VGPU_KEYS, where)
+    refuse_unknown(raw, _VGPU_KEYS, where)
     per_gpu = _count(raw.get('per_gpu'), 'per_gpu', where)
     addresses = tuple(_address(a, where) for a in raw.get('addresses') or ())
     if not addresses:
@@ -385,7 +385,7 @@ def _vgpus(raw, where) -> tuple[VgpuGroup, ...]:
 
 
 def _cyborg(raw, where) -> CyborgDevice:
-    _unknown(raw, _CYBORG_KEYS, where)
+    refuse_unknown(raw, _CYBORG_KEYS, where)
     return CyborgDevice(address=_address(raw.get('address'), where),
                         vendor_id=_hex4(raw, 'vendor_id', where),
                         product_id=_hex4(raw, 'product_id', where))
@@ -393,7 +393,7 @@ def _cyborg(raw, where) -> CyborgDevice:
 
 def _host(name, raw) -> Host:
     raw = raw or {}
-    _unknown(raw, _HOST_KEYS, 'host %s' % name)
+    refuse_unknown(raw, _HOST_KEYS, 'host %s' % name)
     if not _HOSTNAME.match(str(name)):
         raise FleetError('host name %r: use lower-case letters, digits, '
                          '"-" and "."' % name)
@@ -435,11 +435,11 @@ def _host(name, raw) -> Host:
 
 
 def _bridges(raw) -> tuple[Bridge, ...]:
-    _unknown(raw, {'bridges'}, 'neutron')
+    refuse_unknown(raw, {'bridges'}, 'neutron')
     bridges = []
     for name, b in (raw.get('bridges') or {}).items():
         where = 'neutron bridge %s' % name
-        _unknown(b, _BRIDGE_KEYS, where)
+        refuse_unknown(b, _BRIDGE_KEYS, where)
         if not b.get('physnet'):
             raise FleetError('%s: physnet is missing' % where)
         bridges.append(Bridge(
@@ -453,7 +453,7 @@ def _bridges(raw) -> tuple[Bridge, ...]:
 def parse(data: dict) -> Fleet:
     if not isinstance(data, dict) or not isinstance(data.get('hosts'), dict):
         raise FleetError('a fleet file needs a "hosts" mapping')
-    _unknown(data, _TOP_KEYS, 'fleet file')
+    refuse_unknown(data, _TOP_KEYS, 'fleet file')
     hosts = tuple(_host(name, raw) for name, raw in data['hosts'].items())
     names = [h.name for h in hosts] + [h.hypervisor for h in hosts
                                        if h.hypervisor != h.name]
