@@ -19,6 +19,8 @@ from gpuclient.model import pciids
 IRONIC = 'ironic'
 # PCI class 03: display controllers (VGA 0300, 3D 0302): a GPU.
 _DISPLAY = '03'
+# sushy's DeviceClass for one (sushy/resources/system/constants.py)
+REDFISH_DISPLAY = 'DisplayController'
 _HEX = re.compile(r'^(0x)?([0-9a-f]+)$', re.I)
 
 
@@ -40,9 +42,13 @@ def _hex(value, width) -> str | None:
 
 
 def is_gpu(device: dict) -> bool:
-    """A display controller (class 03xx) by its class code; without one,
-    the rule of Placement's devices (devices.classify) on its ids."""
-    code = _hex(device.get('class'), 6)
+    """A display controller: PCI class 03xx (the agent's class code) or
+    Redfish's DeviceClass DisplayController; without a class, the rule of
+    Placement's devices (devices.classify) on its ids."""
+    value = str(device.get('class') or '').strip()
+    if value and not _HEX.match(value):   # Redfish: a class name
+        return value == REDFISH_DISPLAY
+    code = _hex(value, 6)
     if code:
         return code.startswith(_DISPLAY)
     ident = pci_id(device)
@@ -84,12 +90,19 @@ def node_device(node: dict, body: dict | None) -> devices.Device:
     ids = [i for i in (pci_id(d) for d in gpus) if i]
     total = len(gpus)
     in_use = bool(node.get('instance_uuid'))
+    # as Nova's ironic driver reserves the node's unit
+    # (_node_resources_unavailable: maintenance, a bad power state, a
+    # provision state other than available)
     reason = None
+    state = node.get('provision_state')
     if node.get('maintenance'):
         reason = 'maintenance: %s' % (node.get('maintenance_reason')
                                       or 'no reason given')
-    elif node.get('provision_state') not in ('available', 'active'):
-        reason = 'provision state %s' % node.get('provision_state')
+    elif node.get('power_state') in (None, 'error'):
+        reason = 'power state %s' % node.get('power_state')
+    elif state != 'available' and not (in_use and state == 'active'):
+        reason = 'provision state %s%s' % (
+            state, ' with no server' if state == 'active' else '')
     used = total if in_use else 0
     reserved = total if reason and not in_use else 0
     state = ('in-use' if in_use else 'reserved' if reason
@@ -105,7 +118,8 @@ def node_device(node: dict, body: dict | None) -> devices.Device:
         free=total - used - reserved, state=state,
         provider_uuid=node['uuid'], provider_name=node['uuid'],
         generation=None, inventory={},
-        consumers={node['instance_uuid']: total} if in_use else {},
+        # the server holds the node's one unit of its class
+        consumers={node['instance_uuid']: 1} if in_use else {},
         one_time_use=False, traits=sorted(node.get('traits') or ()),
         hypervisor=node['uuid'], owner=IRONIC, is_gpu=total > 0,
         category='GPU' if total else 'no GPU', vendor_name=vendor_name,

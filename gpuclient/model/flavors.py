@@ -373,6 +373,31 @@ def _vgpu_type(text: str, found, vgpu_class: str | None
         gpus[0].vgpu_type)
 
 
+def baremetal_findings(request: Request, nodes) -> list[str]:
+    """Warnings for a --baremetal request against Ironic's nodes (nodes:
+    baremetal.node_device of each; None without Ironic in the catalog)."""
+    if nodes is None:
+        return ['Ironic is not in the catalog: class %s and the traits were '
+                'checked against Placement only' % request.baremetal]
+    of_class = [n for n in nodes if n.resource_class == request.baremetal]
+    if not of_class:
+        return ['Ironic lists no node of class %s: servers of this flavor '
+                'get NoValidHost until there is one' % request.baremetal]
+    gpus = [n for n in of_class if n.is_gpu]
+    if not gpus:
+        return ['the %d node(s) of class %s have no GPU by their inspection '
+                'data: this flavor gives none' % (len(of_class),
+                                                  request.baremetal)]
+    fit = [n for n in gpus if set(request.required) <= set(n.traits)
+           and not set(request.forbidden) & set(n.traits)]
+    if not fit:
+        return ['no GPU node of class %s has the traits asked (%s): servers '
+                'of this flavor get NoValidHost until one does' % (
+                    request.baremetal, ', '.join(request.required)
+                    or 'none forbidden')]
+    return []
+
+
 def check_vgpu_class(resource_class: str, pci_classes) -> None:
     if is_pci_class(resource_class, pci_classes):
         raise InvalidFlavor(
@@ -406,8 +431,7 @@ def trait_findings(request: Request, found, holders: dict[str, list[dict]]
                     'never the alias\'s device; tag the compute hosts, or put '
                     'the trait in the nova.conf [pci] alias' % (trait, trait))
         elif request.baremetal:
-            if hosts:   # a node's provider is a root
-                continue
+            continue    # checked against the nodes: baremetal_findings
         else:
             gpus = [d for d in found if d.kind == devices.VGPU
                     and d.resource_class == request.vgpu_class]

@@ -106,7 +106,7 @@ def registry(found, capacity_rows, findings=(), checks=(), severities=(),
 # The services whose failures the exporter counts from its first scrape
 # (a counter that appears only at its first error hides that error from
 # rate() and increase()); 'exporter' is any other failure.
-SERVICES = ('placement', 'compute', 'exporter')
+SERVICES = ('placement', 'compute', 'baremetal', 'exporter')
 
 
 @dataclasses.dataclass

@@ -117,6 +117,10 @@ def check_placement(cloud, request, specs, aliases=None, found=None):
             flavors.check_vgpu_class(request.vgpu_class, pci_classes)
         flavors.check(specs, pci_classes)
         warnings = flavors.trait_findings(request, found, holders)
+        if request.baremetal:
+            warnings += flavors.baremetal_findings(
+                request, None if cloud.baremetal is None else
+                reading.baremetal_nodes(cloud, all_devices=True))
     except flavors.InvalidFlavor as e:
         raise exceptions.CommandError(str(e))
     return pci_classes, vgpu_classes, warnings

@@ -76,6 +76,8 @@ _TRAIT = re.compile(r'^CUSTOM_[A-Z0-9_]+$')
 _NAME = re.compile(r'^[a-z0-9][a-z0-9.-]*$')
 _BUS = re.compile(r'^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$')
 _HEX = re.compile(r'^[0-9a-f]+$')
+_REDFISH_HEX = re.compile(r'^0x[0-9a-fA-F]+$')
+_REDFISH_CLASS = re.compile(r'^[A-Za-z]+$')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,8 +142,7 @@ class Node:
         return {'inventory': inventory, 'pci_devices': self.devices()}
 
 
-def _pci(raw, allowed, where) -> tuple:
-
+def _pci(raw, allowed, where, redfish=False) -> tuple:
     refuse_unknown(raw, allowed, where)
     device = {}
     for key in sorted(raw):
@@ -156,8 +157,18 @@ def _pci(raw, allowed, where) -> tuple:
             if not _BUS.match(value):
                 raise FleetError('%s: bus %r is not a PCI address like '
                                  '0000:18:00.0' % (where, raw[key]))
+        elif redfish:
+            # as Ironic's redfish inspect writes sushy's values
+            # (ironic/drivers/modules/redfish/inspect.py
+            # _extract_function_info): ids '0x10DE', class a DeviceClass
+            value = str(value)
+            if not (_REDFISH_CLASS.match(value) if key == 'class'
+                    else _REDFISH_HEX.match(value)):
+                raise FleetError('%s: %s %r is not as Redfish writes it '
+                                 '(0x10DE; class DisplayController)'
+                                 % (where, key, value))
         else:
-            # hex without 0x, as the agent and Redfish write them
+            # hex without 0x, as the agent writes them
             value = str(value).lower()
             if not _HEX.match(value):
                 raise FleetError('%s: %s must be hex digits without 0x'
@@ -167,7 +178,7 @@ def _pci(raw, allowed, where) -> tuple:
         if key not in device:
             raise FleetError('%s: %s is missing' % (where, key))
     for key in ('vendor_id', 'product_id'):
-        if len(device[key]) != 4:
+        if len(device[key].lower().removeprefix('0x')) != 4:
             raise FleetError('%s: %s must be 4 hex digits' % (where, key))
     return tuple(device.items())
 
@@ -218,7 +229,7 @@ def _node(name, raw) -> Node:
         if 'inventory' in inspection:
             shape = 'redfish'
             refuse_unknown(inspection['inventory'], {'pci_devices'},
-                     where + ' inspection inventory')
+                           where + ' inspection inventory')
             listed, allowed = (inspection['inventory'].get('pci_devices'),
                                _REDFISH_PCI_KEYS)
         else:
@@ -228,7 +239,8 @@ def _node(name, raw) -> Node:
             raise FleetError('%s inspection: pci_devices must be a list'
                              % where)
         devices = tuple(_pci(d, allowed, '%s inspection pci_devices[%d]'
-                             % (where, i)) for i, d in enumerate(listed))
+                             % (where, i), shape == 'redfish')
+                        for i, d in enumerate(listed))
         buses = [dict(d).get('bus') for d in devices if dict(d).get('bus')]
         if len(set(buses)) != len(buses):
             raise FleetError('%s: a PCI bus address is listed twice' % where)

@@ -115,7 +115,8 @@ class TestFlavor(BaremetalTestCase):
                                          for c in shown['Checks']}))
         [listed] = [r for r in self.gpu('allocation', 'list')
                     if r['Server'] == server['id']]
-        self.assertEqual(('bm-a100-1', 'A100', 4), (
+        # the amount is Placement's: the node's one unit
+        self.assertEqual(('bm-a100-1', 'A100', 1), (
             listed['Host'], listed['Model'], listed['Amount']))
         self.sandbox().periodic()
         row = self.nodes()['bm-a100-1']

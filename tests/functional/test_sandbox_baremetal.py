@@ -78,8 +78,8 @@ class TestBaremetal(base.SandboxTestCase):
         self.assertEqual(4, len(devices))
         self.assertEqual(self.nodes['bm-h100-2'].devices(), devices)
         for device in devices:
-            self.assertEqual(('10de', '2330'), (device['vendor_id'],
-                                                device['product_id']))
+            self.assertEqual(('0x10DE', '0x2330', 'DisplayController'), (
+                device['vendor_id'], device['product_id'], device['class']))
             self.assertNotIn('bus', device)
             self.assertNotIn('numa_node_id', device)
         self.assertNotIn('pci_devices', inventory['plugin_data'])

@@ -330,7 +330,8 @@ def node(name, *ids, traits=(), **fields):
         'uuid': 'u-' + name, 'name': name,
         'resource_class': 'baremetal.gpu', 'traits': list(traits),
         'maintenance': False, 'provision_state': 'available',
-        'instance_uuid': None}, **fields), {'plugin_data': {'pci_devices': [
+        'power_state': 'power off', 'instance_uuid': None}, **fields),
+        {'plugin_data': {'pci_devices': [
             {'vendor_id': i[:4], 'product_id': i[5:], 'class': '030200'}
             for i in ids]}})
 

@@ -22,11 +22,13 @@ def agent(*ids, cls='030200'):
                 for n, (v, p) in enumerate(i.split(':') for i in ids)]}}
 
 
-def redfish(*ids):
-    """Redfish inspection: the devices in the inventory, no bus or NUMA."""
+def redfish(*ids, cls='DisplayController'):
+    """Redfish inspection: the devices in the inventory, no bus or NUMA,
+    as ironic/drivers/modules/redfish/inspect.py writes sushy's values."""
     return {'inventory': {'pci_devices': [
-        {'vendor_id': v, 'product_id': p, 'class': '030200'}
-        for v, p in (i.split(':') for i in ids)]}, 'plugin_data': {}}
+        {'vendor_id': '0x' + v.upper(), 'product_id': '0x' + p.upper(),
+         'class': cls} for v, p in (i.split(':') for i in ids)]},
+        'plugin_data': {}}
 
 
 def node(name='bm-h100-1', rc='baremetal.gpu-h100', **fields):
@@ -58,14 +60,19 @@ class TestNodeDevice(TestCase):
 
     def test_redfish_shape_reads_the_same(self):
         d = baremetal.node_device(node(), redfish(*4 * ['10de:2330']))
-        self.assertEqual(('H100', 4, 'redfish', []),
-                         (d.model, d.total, d.inspection, d.gpu_buses))
+        self.assertEqual(('H100', '10de:2330', 4, 'redfish', []),
+                         (d.model, d.pci_id, d.total, d.inspection,
+                          d.gpu_buses))
+        # an NVSwitch is NVIDIA's, and no GPU: Redfish's class says so
+        switch = baremetal.node_device(node(), redfish(
+            '10de:22a3', cls='BridgeDevice'))
+        self.assertEqual(0, switch.total)
 
     def test_in_use_and_maintenance(self):
         used = baremetal.node_device(node(instance_uuid='s1',
                                           provision_state='active'),
                                      agent('10de:20b0', '10de:20b0'))
-        self.assertEqual(('in-use', 2, 0, {'s1': 2}),
+        self.assertEqual(('in-use', 2, 0, {'s1': 1}),
                          (used.state, used.used, used.free, used.consumers))
         down = baremetal.node_device(
             node(maintenance=True, maintenance_reason='ECC errors, RMA 4711'),
@@ -77,6 +84,12 @@ class TestNodeDevice(TestCase):
                                          agent('10de:20b0'))
         self.assertEqual(('reserved', 'provision state cleaning'),
                          (cleaning.state, cleaning.reason))
+        for fields, reason in (({'power_state': 'error'},
+                                'power state error'),
+                               ({'provision_state': 'active'},
+                                'provision state active with no server')):
+            d = baremetal.node_device(node(**fields), agent('10de:20b0'))
+            self.assertEqual(('reserved', reason), (d.state, d.reason))
 
     def test_only_display_controllers_count(self):
         nic_and_gpus = agent('15b3:1017', cls='020000')
@@ -122,6 +135,28 @@ class TestFlavor(TestCase):
         self.assertTrue(flavors.asks_for_gpu(
             specs, node_classes={'CUSTOM_BAREMETAL_GPU_H100'}))
         self.assertFalse(flavors.asks_for_gpu(specs))
+
+    def test_findings_against_the_nodes(self):
+        h100 = baremetal.node_device(node(), agent(*8 * ['10de:2330']))
+        cpu = baremetal.node_device(node('bm-cpu-1', 'baremetal.cpu',
+                                         traits=[]), None)
+
+        def findings(rc, *traits):
+            return flavors.baremetal_findings(flavors.build_request(
+                baremetal=rc, traits=traits), [h100, cpu])
+
+        self.assertEqual([], findings('baremetal.gpu-h100',
+                                      'CUSTOM_GPU_H100'))
+        self.assertIn('no GPU node of class CUSTOM_BAREMETAL_GPU_H100 has '
+                      'the traits asked (CUSTOM_GPU_A100)',
+                      findings('baremetal.gpu-h100', 'CUSTOM_GPU_A100')[0])
+        self.assertIn('have no GPU by their inspection data',
+                      findings('baremetal.cpu')[0])
+        self.assertIn('Ironic lists no node of class CUSTOM_BAREMETAL_NOPE',
+                      findings('baremetal.nope')[0])
+        self.assertIn('Ironic is not in the catalog',
+                      flavors.baremetal_findings(flavors.build_request(
+                          baremetal='baremetal.cpu'), None)[0])
 
     def test_baremetal_goes_alone(self):
         for kwargs in ({'aliases': ['a30']}, {'vgpus': 1}):
