@@ -177,6 +177,13 @@ def unwritable(device: devices.Device,
     name = '%s:%s' % (device.host, device.address or device.provider_name)
     if device.owner == devices.CYBORG:
         return cyborg_refusal('%s is' % name, 'its')
+    if device.kind == devices.BAREMETAL:
+        # Nova's ironic driver replaces the node provider's traits with
+        # the node's, and sets its reserved from the node's state
+        return ('%s is a bare-metal node: its traits and state are '
+                'Ironic\'s, which Nova copies into Placement (openstack '
+                'baremetal node add trait / maintenance unset %s); nothing '
+                'written' % (device.host, device.host))
     named = _named_address(selector)
     if device.vf_pool and named and named != device.address:
         return ('%s is a VF in the pool of %d VFs of the PF at %s; Placement '

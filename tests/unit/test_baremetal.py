@@ -118,6 +118,16 @@ class TestNodeDevice(TestCase):
             self.assertEqual(expected, baremetal.placement_class(rc))
 
 
+class TestNotWritten(TestCase):
+
+    def test_a_nodes_traits_and_state_are_ironics(self):
+        from gpuclient.model import traits
+
+        d = baremetal.node_device(node(), agent('10de:2330'))
+        self.assertIn('openstack baremetal node add trait',
+                      traits.unwritable(d, 'bm-h100-1'))
+
+
 class TestFlavor(TestCase):
 
     def test_baremetal_flavor_is_ironics_shape(self):
