@@ -11,7 +11,10 @@ class TestDeviceListWithoutPciInPlacement(base.LegacySandboxTestCase):
                                             '-f', 'value', '-c', 'Host',
                                             '-c', 'Kind')
         self.assertEqual(0, code, err)
-        self.assertEqual([device.NO_PCI_IN_PLACEMENT], err.splitlines())
+        # and the fleet's unlabelled vGPU hosts' hint, a line each
+        self.assertEqual(device.NO_PCI_IN_PLACEMENT, err.splitlines()[0])
+        self.assertEqual(2, len(err.splitlines()), err)
+        self.assertIn('openstack gpu host label', err.splitlines()[1])
         self.assertIn('report_in_placement = true', err)
         self.assertIn('pci_in_placement = true', err)
         rows = {tuple(line.split()) for line in out.splitlines()}
