@@ -93,7 +93,8 @@ class ListDevice(base.Lister):
         parser.add_argument('--state', choices=devices.STATES,
                             help='only devices in this state')
         parser.add_argument('--kind', choices=devices.KINDS,
-                            help='passthrough or vgpu')
+                            help='passthrough, vgpu or baremetal (Ironic '
+                                 'nodes, one row per node)')
         parser.add_argument('--vgpu-type', metavar='<type>',
                             type=options.nonempty('--vgpu-type',
                                                   'a vGPU type name'),
@@ -218,7 +219,9 @@ class DeviceSummary(base.Lister):
 
 def _none_found(args, looked_for):
     what = 'devices' if args.all_devices else 'GPUs'
+    where = ('in Ironic' if getattr(args, 'kind', None) == devices.BAREMETAL
+             else 'in Placement')
     if looked_for:
-        return 'no %s in Placement match %s' % (what, looked_for)
+        return 'no %s %s match %s' % (what, where, looked_for)
     return 'no %s in Placement%s' % (what, '' if args.all_devices else (
         ' (--all-devices lists the other PCI devices)'))

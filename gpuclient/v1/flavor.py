@@ -17,8 +17,8 @@ _DETAIL = (('Is Public', 'os-flavor-access:is_public'),
            ('Ephemeral', 'OS-FLV-EXT-DATA:ephemeral'), ('Swap', 'swap'),
            ('Description', 'description'))
 NO_GPU_FLAVORS = ('no GPU flavors: openstack gpu flavor create --vcpus N '
-                  '--ram MB --disk GB --alias ALIAS (or --vgpu N) NAME makes '
-                  'one')
+                  '--ram MB --disk GB --alias ALIAS (or --vgpu N, or '
+                  '--baremetal CLASS) NAME makes one')
 FLAVOR_LIST_LONG = FLAVOR_LIST + _DETAIL + (('Extra Specs', 'extra_specs'),)
 FLAVOR_SHOW = FLAVOR_LIST + _DETAIL + (
     ('Access Project IDs', 'access_project_ids'),

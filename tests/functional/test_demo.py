@@ -105,4 +105,5 @@ class TestEmptyListings(base.SandboxTestCase):
         for args in (('flavor', 'list'), ('flavor', 'capacity')):
             self.assertEmpty(args, 'no GPU flavors: openstack gpu flavor '
                              'create --vcpus N --ram MB --disk GB --alias '
-                             'ALIAS (or --vgpu N) NAME makes one')
+                             'ALIAS (or --vgpu N, or --baremetal CLASS) NAME '
+                             'makes one')
