@@ -293,6 +293,18 @@ class TestVgpuTypeFlavor(SriovTestCase):
                              (vgpus, self.capacity(name)))
         self.boot_all(name, 3)
 
+    def test_audit_finds_a_flavor_asking_a_type_no_gpu_serves(self):
+        # made through Nova, as a hand-made flavor would be
+        flavor = self.create_flavor({
+            'resources1:%s' % A40_CLASS: '1',
+            'trait1:CUSTOM_VGPU_TYPE_A40_48Q': 'required'})
+        code, out, err = self.run_openstack(
+            'gpu', 'audit', '--check', 'never-schedules', '-f', 'json')
+        self.assertEqual(1, code, err)
+        [found] = [f for f in json.loads(out)
+                   if f['subject'] == 'flavor %s' % flavor]
+        self.assertIn('CUSTOM_VGPU_TYPE_A40_48Q', found['detail'])
+
     def test_unknown_vgpu_type_is_refused_naming_the_labelled_ones(self):
         line = self.gpu_fails('flavor', 'create', self.flavor_name(),
                               '--vcpus', 1, '--ram', 512, '--disk', 1,
