@@ -295,13 +295,15 @@ def find(cloud, selector, with_traits=False):
     """The device a selector names, reading only its host's tree (a bare
     address: every tree); a bare-metal node by its name or UUID."""
     placement = cloud.placement
-    if not devices.split_host_address(selector) and not (
-            devices.normalise_address(selector)):
-        nodes = baremetal_nodes(cloud, selector, all_devices=True)
-        if nodes:
-            return nodes[0]
     try:
-        selection.check_selector(selector)
+        selection.check_selector(selector)   # before any request
+        if not (devices.split_host_address(selector)
+                or devices.normalise_address(selector)
+                or devices.normalise_address(selector.rsplit('_', 1)[-1])):
+            # a plain name or UUID: a bare-metal node's, or a provider's
+            nodes = baremetal_nodes(cloud, selector, all_devices=True)
+            if nodes:
+                return nodes[0]
         if devices.is_uuid(selector):
             uuid = devices.normalise_uuid(selector)
             try:

@@ -196,3 +196,34 @@ class TestUnseen(testtools.TestCase):
         self.assertIn('2 bare-metal node(s) but the catalog has no Ironic',
                       baremetal.unseen_note(self.hypervisors, None))
         self.assertIsNone(baremetal.unseen_note(self.hypervisors[:1], None))
+
+
+class TestFind(TestCase):
+
+    def test_an_empty_name_is_refused_before_ironic_is_asked(self):
+        from osc_lib import exceptions
+
+        from gpuclient.operations import reading
+
+        cloud = factories.MemoryCloud()
+        asked = []
+
+        class Ironic:
+            @property
+            def listing(self):
+                asked.append('nodes')
+                return [dict(node(), name=None)]   # an unnamed node
+
+            def inventory(self, uuid):
+                return agent('10de:2330')
+
+        cloud.baremetal = Ironic()
+        for text in ('', '  '):
+            self.assertIn('empty device name', str(self.assertRaises(
+                exceptions.CommandError, reading.find, cloud, text)))
+        self.assertEqual([], asked)
+        # the unnamed node by its UUID, which then stands for its name
+        found = reading.find(cloud, UUID)
+        self.assertEqual((UUID, devices.BAREMETAL, 1),
+                         (found.host, found.kind, found.total))
+        self.assertEqual(['nodes'], asked)
