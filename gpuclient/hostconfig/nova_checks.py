@@ -220,6 +220,7 @@ def _check_aliases(conf):
         classes.setdefault(rc, set()).update(
             novaconf.normalize_trait(t) for t in
             str(spec.get('traits', '')).split(',') if t.strip())
+    asked = {a.placement_class() for a in seen.values()}
     for alias in seen.values():
         rc = alias.placement_class()
         if rc not in classes:
@@ -227,15 +228,19 @@ def _check_aliases(conf):
                 continue           # a spec whose class only hardware tells
             here = sorted({_spec_class(spec) for spec in conf.device_specs
                            if _same_ids(spec, alias)})
-            if here:
+            # another alias asking for the spec's class: this one is for
+            # another host's devices of the same ids (whole L40S there,
+            # an L40S's variant-driver VFs here)
+            if here and not asked.intersection(here):
                 found.append(Finding(ERROR, alias.where, (
                     'alias %s asks Placement for %s, but the device_spec of '
                     '%s:%s reports %s: give the alias and the device_spec '
                     'the same resource_class' % (
                         alias.name, rc, alias.vendor_id, alias.product_id,
                         ', '.join(here)))))
-            elif not (alias.vendor_id and alias.product_id):
-                # by class alone: may be another compute host's device
+            elif here or not (alias.vendor_id and alias.product_id):
+                # by its class: may be another compute host's device (an
+                # L40S's variant-driver VFs beside another's whole L40S)
                 found.append(Finding(WARNING, alias.where, (
                     'alias %s asks Placement for %s, which no device_spec in '
                     'these files reports: right only if another compute '
@@ -274,6 +279,10 @@ def _check_release(conf, release):
         if 'live_migratable' in spec:
             lacks('live_migratable', entry.where, 'its Nova keeps it as a '
                   'tag that nothing reads')
+        if 'managed' in spec:
+            lacks('managed', entry.where, 'its Nova keeps it as a tag that '
+                  'nothing reads, and libvirt detaches the VFs from NVIDIA\'s '
+                  'driver')
     for alias in conf.alias_list:
         if alias.live_migratable is not None:
             lacks('live_migratable', alias.where, 'its Nova refuses the '
@@ -326,6 +335,90 @@ def _check_gpu_types(conf, host):
         for gpu, by_type in sorted(types.items()) if len(by_type) > 1]
 
 
+def _check_variant_vfs(conf, host):
+    """The VFs of NVIDIA's variant driver (a VF with nvidia/
+    current_vgpu_type) a device_spec picks, as Nova 31+ passes them
+    through: `managed: no`, or libvirt detaches the VF from NVIDIA's
+    driver for vfio-pci and the vGPU is gone (nova/virt/libvirt/driver.py
+    _set_managed_mode); a type set, or the VM gets no vGPU; and, with
+    report_in_placement, one class for all the VFs of one GPU, which Nova
+    counts on one provider (pci_placement_translator.py,
+    PlacementPciMixedResourceClassException: nova-compute fails its
+    resource update)."""
+    found, classes = [], {}
+    for spec, entry in zip(conf.device_specs, conf.spec_entries):
+        where = entry.where if entry else ''
+        hits = [f for f in host.functions.values() if spec_matches(spec, f)
+                and f.physfn and f.current_vgpu_type is not None]
+        # the first spec that matches a device is the one Nova uses
+        hits = [f for f in hits if f.address not in classes]
+        if not hits:
+            continue
+        for f in hits:
+            classes[f.address] = (f.physfn, _spec_class(spec), where)
+        addresses = ', '.join(f.address for f in hits)
+        if strutils.bool_from_string(spec.get('managed'), default=True):
+            found.append(Finding(ERROR, where, (
+                '%s: VFs of NVIDIA\'s variant driver without "managed": '
+                '"no": libvirt detaches them from the driver for vfio-pci '
+                'and their vGPU is gone; add "managed": "no"' % addresses)))
+        untyped = [f.address for f in hits
+                   if f.current_vgpu_type == sysfs.NO_VGPU_TYPE]
+        if untyped:
+            found.append(Finding(WARNING, where, (
+                '%s: no vGPU type is set on these VFs (current_vgpu_type '
+                '0): a server given one gets no vGPU; set their type before '
+                'nova-compute starts (see gpu config generate), or leave '
+                'them out' % ', '.join(untyped))))
+    by_gpu = {}
+    for address, (gpu, rc, where) in classes.items():
+        by_gpu.setdefault(gpu, {}).setdefault(rc, (where, []))[1].append(
+            address)
+    for gpu, by_class in sorted(by_gpu.items()):
+        if conf.report_in_placement and len(by_class) > 1:
+            found.append(Finding(ERROR, sorted(w for w, _ in by_class.values()
+                                               )[-1], (
+                'the VFs of GPU %s get %d resource classes (%s): Nova counts '
+                'a GPU\'s VFs on one provider of one class and refuses this '
+                '(PlacementPciMixedResourceClassException); give one GPU\'s '
+                'VFs one vGPU type and class' % (gpu, len(by_class), '; '.join(
+                    '%s: %s' % (rc or 'by ids', ', '.join(a))
+                    for rc, (_, a) in sorted(by_class.items(),
+                                             key=lambda i: str(i[0])))))))
+    return found
+
+
+def _check_vfs_past_max(conf, host):
+    """An SR-IOV GPU holds at most its type's max_instance vGPUs (NVIDIA's
+    description), whatever its VFs: device_addresses listing more of one
+    GPU's VFs, uncapped by max_instances, gives Nova providers for vGPUs
+    the GPU cannot make, whose boots fail."""
+    found = []
+    for t in conf.enabled_mdev_types:
+        group = conf.mdev_types[t]
+        per_gpu: dict[str, list[str]] = {}
+        cap = None
+        # Nova walks the parents in order and stops at max_instances
+        listed = sorted(a.lower() for a in group.device_addresses)
+        for address in listed[:group.max_instances or len(listed)]:
+            f = host.functions.get(address)
+            info = next((m for m in (f.mdev_types if f else ())
+                         if m.id == t), None)
+            if f and f.physfn and info and info.max_instance:
+                cap = info.max_instance
+                per_gpu.setdefault(f.physfn, []).append(f.address)
+        over = {g: vfs for g, vfs in per_gpu.items() if len(vfs) > cap}
+        if over:
+            found.append(Finding(WARNING, _mdev_where(conf, t), (
+                '[mdev_%s] gives Nova %s, but a GPU holds at most %d vGPUs '
+                'of %s (max_instance): the VFs past that get providers '
+                'whose boots fail; list %d per GPU' % (
+                    t, '; '.join('%d VFs of %s' % (len(v), g)
+                                 for g, v in sorted(over.items())),
+                    cap, t, cap))))
+    return found
+
+
 def _mdev_where(conf, mdev_type):
     return (_where(conf, 'mdev_%s' % mdev_type, 'device_addresses')
             or _where(conf, 'vgpu_%s' % mdev_type, 'device_addresses'))
@@ -355,15 +448,17 @@ def _check_hardware(conf, host):
                 'device_spec %s matches no device in %s' % (
                     json.dumps(spec), host.root))))
         for f in hits:
-            matched.setdefault(f.address, (f, where))
+            matched.setdefault(f.address, (f, where, novaconf.resource_class(
+                spec.get('resource_class'), f.vendor_id, f.product_id)))
         vfs = [f.address for f in hits if f.device_type == 'type-VF']
         if vfs and strutils.bool_from_string(spec.get('one_time_use')):
             found.append(Finding(ERROR, where, (
                 'one_time_use on VFs (%s): Nova refuses it (PF or PCI '
                 'devices only); drop it from this device_spec'
                 % ', '.join(vfs))))
+    found += _check_variant_vfs(conf, host)
     vfs = {}
-    for f, where in matched.values():
+    for f, where, _ in matched.values():
         if f.physfn and f.physfn in matched:
             vfs.setdefault(f.physfn, []).append(f)
     for pf, members in vfs.items():
@@ -398,15 +493,19 @@ def _check_hardware(conf, host):
                     'this host (%s do)' % (t, address, t,
                                            ', '.join(offering)))))
     found += _check_gpu_types(conf, host)
+    found += _check_vfs_past_max(conf, host)
+    # by ids and class: an alias of another class is for other devices
+    # (whole L40S on one host, an L40S's variant-driver VFs on another)
     by_id = {}
-    for f, _ in matched.values():
-        by_id.setdefault((f.vendor_id, f.product_id), set()).add(
+    for f, _, rc in matched.values():
+        by_id.setdefault((f.vendor_id, f.product_id, rc), set()).add(
             f.device_type)
     for alias in conf.aliases.values():
         if not (alias.vendor_id and alias.product_id and alias.device_type):
             continue
-        types = by_id.get((_hex_id(alias.vendor_id),
-                           _hex_id(alias.product_id)))
+        ids = _hex_id(alias.vendor_id), _hex_id(alias.product_id)
+        types = by_id.get(ids + (novaconf.resource_class(
+            alias.resource_class, *ids),))
         if types and alias.device_type not in types:
             found.append(Finding(ERROR, alias.where, (
                 'alias %s says device_type %s, but %s:%s on this host is %s: '

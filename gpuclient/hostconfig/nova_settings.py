@@ -7,7 +7,10 @@ nova/pci/devspec.py (one_time_use not on VFs, and only with
 report_in_placement), nova/compute/pci_placement_translator.py (a PF and
 its VFs cannot both be reported; the class is the spec's resource_class
 or CUSTOM_PCI_<V>_<P>), nova/conf/scheduler.py (PciPassthroughFilter is
-not a default filter).
+not a default filter). NVIDIA's kernel variant driver (vGPU 17+): its VFs
+are passed through with `managed: no` (Nova 31's devspec), one
+device_spec per VF by address and a class per vGPU type, as Nova's PCI
+passthrough guide writes them ("Support for multiple types of VFs").
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import re
 from oslo_utils import strutils
 
 from gpuclient.model import devices
+from gpuclient.model import labels
 from gpuclient.hostconfig import nova_checks
 from gpuclient.hostconfig import novaconf
 from gpuclient.model import pciids
@@ -51,6 +55,9 @@ class Settings:
     placement: list[dict] = dataclasses.field(default_factory=list)
     # the PFs whose VFs must be enabled at every boot (sriov_unit)
     sriov_gpus: list[str] = dataclasses.field(default_factory=list)
+    # variant driver: [VF address, type id] to set at every boot, after
+    # the VFs are enabled (vgpu_type_unit)
+    vgpu_types: list[list[str]] = dataclasses.field(default_factory=list)
 
 
 # seed 004's unit, run for each SR-IOV vGPU GPU (nova_checks.SRIOV_MANAGE)
@@ -79,6 +86,39 @@ def sriov_unit(gpus: list[str]) -> str:
             ('# ' + line).rstrip() for line in SRIOV_UNIT.splitlines()]
         + ['# then: systemctl enable --now nvidia-sriov-manage@%s.service'
            % gpu for gpu in gpus]) + '\n'
+
+
+# The variant driver's VFs come back with no type at every boot: a unit
+# sets it, between enabling the VFs and starting nova-compute (as the
+# ntnusky/ntnuopenstack Puppet module's set-vgpu-types.service does).
+TYPE_UNIT = '''[Unit]
+Description=Set the vGPU type of the NVIDIA VFs Nova passes through
+After=%s
+Before=nova-compute.service
+
+[Service]
+Type=oneshot
+%s
+RemainAfterExit=true
+
+[Install]
+WantedBy=multi-user.target'''
+
+
+def vgpu_type_unit(types: list[list[str]]) -> str:
+    """The systemd unit that sets each VF's current_vgpu_type at boot, and
+    the command that enables it; '' without variant-driver VFs."""
+    if not types:
+        return ''
+    gpus = sorted({a.rpartition(':')[0] + ':00.0' for a, _ in types})
+    unit = TYPE_UNIT % (
+        ' '.join('nvidia-sriov-manage@%s.service' % g for g in gpus),
+        '\n'.join("ExecStart=/bin/sh -c 'echo %s > /sys/bus/pci/devices/%s/"
+                  "nvidia/current_vgpu_type'" % (t, a) for a, t in types))
+    return '\n'.join(
+        ['# /etc/systemd/system/nvidia-vgpu-types.service'] + [
+            ('# ' + line).rstrip() for line in unit.splitlines()]
+        + ['# then: systemctl enable --now nvidia-vgpu-types.service']) + '\n'
 
 
 def _ini_value(value):
@@ -149,9 +189,13 @@ def alias_name(f: sysfs.PciFunction, prefix: str = '') -> str:
 
 
 def _role(host: sysfs.Host, f: sysfs.PciFunction) -> str:
+    if f.physfn and f.current_vgpu_type is not None:
+        return 'vgpu-variant-vf'       # passed through as its GPU's role says
     if f.sriov_numvfs > 0:
-        if any(host.functions[v].mdev_types for v in f.virtfns
-               if v in host.functions):
+        vfs = [host.functions[v] for v in f.virtfns if v in host.functions]
+        if any(v.current_vgpu_type is not None for v in vfs):
+            return 'vgpu-variant'      # NVIDIA's variant driver: typed VFs
+        if any(v.mdev_types for v in vfs):
             return 'vgpu-vfs'          # an SR-IOV GPU: its VFs hold vGPUs
         return 'vfs'                   # its VFs are passed through instead
     if f.mdev_types and f.driver != VFIO:
@@ -230,7 +274,10 @@ def generate(host: sysfs.Host, vendor_ids=(), one_time_use=False,
                                      first.vendor_id, first.product_id)
         controller.append(Setting('pci', 'alias', alias, '%d on this host, '
                                   'class %s' % (len(members), rc)))
-    if specs:
+    variant = [f for f in gpus if roles[f.address] == 'vgpu-variant']
+    types = _variant_settings(host, variant, alias_prefix, release, compute,
+                              controller, names, warnings)
+    if specs or types:
         compute.append(Setting('pci', 'report_in_placement', True))
         controller.append(Setting('filter_scheduler', 'pci_in_placement',
                                   True, 'after report_in_placement is on on '
@@ -249,11 +296,81 @@ def generate(host: sysfs.Host, vendor_ids=(), one_time_use=False,
             'device_type': f.device_type, 'driver': f.driver,
             'iommu_group': f.iommu_group, 'numa_node': f.numa_node,
             'use': roles[f.address], 'alias': names.get(f.address),
-            'mdev_type': chosen.get(f.address)})
+            'mdev_type': chosen.get(f.address),
+            'vgpu_type': next((host.vgpu_type_name(host.functions[a])
+                               for a, _ in types if a in f.virtfns), None)})
     return Settings(compute, controller, rows, warnings,
                     placement(host, compute, release),
-                    [f.address for f in gpus
-                     if roles[f.address] == 'vgpu-vfs'])
+                    [f.address for f in gpus if roles[f.address] in (
+                        'vgpu-vfs', 'vgpu-variant')], types)
+
+
+def _variant_settings(host, gpus, alias_prefix, release, compute,
+                      controller, names, warnings) -> list[list[str]]:
+    """[pci] device_spec for the VFs of variant-driver GPUs that have a
+    vGPU type, one per VF by address (the VFs share their GPU's product
+    id, so a spec by product would match the GPU too), `managed: no` (the
+    VF stays with NVIDIA's driver), a class per type, and the label traits
+    that name the type and the GPU (labels.LABEL_TYPE, LABEL_PCI); an
+    alias per type; [[VF, type id]] for vgpu_type_unit."""
+    if gpus and not releases.has('managed', release):
+        warnings.append('%s; this is %s: its Nova would detach the VFs from '
+                        'NVIDIA\'s driver' % (releases.needs('managed'),
+                                               release))
+    found, aliases = [], {}
+    for gpu in gpus:
+        vfs = [host.functions[a] for a in gpu.virtfns
+               if a in host.functions]
+        typed = {}
+        for vf in vfs:
+            name = host.vgpu_type_name(vf)
+            if name:
+                typed.setdefault(name, []).append(vf)
+            elif vf.current_vgpu_type not in (None, sysfs.NO_VGPU_TYPE):
+                warnings.append('%s has vGPU type %s, which no '
+                                'creatable_vgpu_types of its GPU names: left '
+                                'out' % (vf.address, vf.current_vgpu_type))
+        if not typed:
+            warnings.append(
+                '%s (%s): none of its %d VFs has a vGPU type: set one on '
+                'each VF to use (echo ID > /sys/bus/pci/devices/<VF>/nvidia/'
+                'current_vgpu_type; this GPU offers %s), then run this again'
+                % (gpu.address, _names(gpu), len(vfs), ', '.join(
+                    '%s %s' % (t.id, t.name)
+                    for t in gpu.creatable_vgpu_types) or 'none'))
+            continue
+        name = max(typed, key=lambda n: len(typed[n]))
+        if len(typed) > 1:
+            warnings.append(
+                'the VFs of %s have %d vGPU types (%s): Nova counts a GPU\'s '
+                'VFs on one provider of one class and refuses two '
+                '(PlacementPciMixedResourceClassException); only the %s VFs '
+                'are written: give every VF one type' % (
+                    gpu.address, len(typed), ', '.join(sorted(typed)), name))
+        vf_type = labels.type_trait_name(name)
+        rc = 'CUSTOM_VGPU_' + vf_type
+        traits = sorted(labels.type_traits(
+            '%s:%s' % (gpu.vendor_id, gpu.product_id), name))
+        members = typed[name]
+        for n, vf in enumerate(members):
+            compute.append(Setting('pci', 'device_spec', {
+                'vendor_id': vf.vendor_id, 'product_id': vf.product_id,
+                'address': vf.address, 'managed': 'no',
+                'resource_class': rc, 'traits': ','.join(traits)},
+                '' if n else '%s: %d VFs of %s, vGPU type %s' % (
+                    _names(gpu), len(members), gpu.address, name)))
+            found.append([vf.address, vf.current_vgpu_type])
+        alias = aliases.get(rc)
+        if alias is None:
+            alias = aliases[rc] = {
+                'name': alias_prefix + vf_type.lower().replace('_', '-'),
+                'vendor_id': gpu.vendor_id, 'product_id': gpu.product_id,
+                'device_type': 'type-VF', 'resource_class': rc}
+            controller.append(Setting('pci', 'alias', alias,
+                                      'vGPUs of type %s, class %s' % (name,
+                                                                      rc)))
+        names[gpu.address] = alias['name']
+    return found
 
 
 def placement(host: sysfs.Host, compute: list[Setting],
@@ -394,6 +511,7 @@ def _mdev_settings(vgpus, wanted, compute, warnings) -> dict[str, str]:
                             ', '.join(addresses),
                             '' if len(addresses) > 1 else 's',
                             ', '.join(offered), offered[0]))
+    _cap_vfs(vgpus, chosen, warnings)
     types = list(dict.fromkeys(chosen.values()))
     if not types:
         return chosen
@@ -409,7 +527,35 @@ def _mdev_settings(vgpus, wanted, compute, warnings) -> dict[str, str]:
             if None not in gpus else
             '%s: %d instances per GPU available now' % (
                 info.name or t, info.available_instances)))
+        if None not in gpus and info.max_instance:
+            # Nova's cap is per host, walking the VFs in order: at most the
+            # VFs listed, each GPU's within its max_instance
+            compute.append(Setting(
+                'mdev_%s' % t, 'max_instances', len(addresses),
+                '%d GPU(s), at most %d vGPUs each (max_instance)' % (
+                    len(gpus), info.max_instance)))
     return chosen
+
+
+def _cap_vfs(vgpus, chosen, warnings):
+    """An SR-IOV GPU holds at most its type's max_instance vGPUs however
+    many VFs it has (each VF offers 1 until the GPU is full): the VFs past
+    that would be providers whose boots fail. Keeps each GPU's first."""
+    by_gpu: dict[tuple, list[str]] = {}
+    for f in vgpus:
+        if f.physfn and f.address in chosen:
+            by_gpu.setdefault((f.physfn, chosen[f.address]), []).append(
+                f.address)
+    for (gpu, t), vfs in sorted(by_gpu.items()):
+        cap = next((m.max_instance for f in vgpus for m in f.mdev_types
+                    if m.id == t and f.address in vfs), None)
+        if cap and len(vfs) > cap:
+            for vf in sorted(vfs)[cap:]:
+                del chosen[vf]
+            warnings.append(
+                '%d VFs of %s offer %s, but the GPU holds at most %d of it '
+                '(max_instance): device_addresses lists its first %d'
+                % (len(vfs), gpu, t, cap, cap))
 
 
 def _warn_host_side(host, f, role, warnings):

@@ -5,9 +5,13 @@ sysfs-bus-pci, sysfs-kernel-iommu_groups, sysfs-bus-vfio-mdev) and that
 libvirt reads for Nova: DIR/bus/pci/devices/<address>/{vendor, device,
 class, numa_node, sriov_totalvfs, sriov_numvfs, physfn, virtfn<N>, driver,
 iommu_group, mdev_supported_types/<type>/{name, available_instances,
-device_api}} and DIR/kernel/iommu_groups/. DIR is /sys, or a copy of it
-taken from a host (`cp -a` keeps the symbolic links; only their target's
-last name is read, so a copy's links may dangle).
+device_api, description}} and DIR/kernel/iommu_groups/; and the files of
+NVIDIA's kernel variant driver (vGPU 17+, no mdevs),
+nvidia/{current_vgpu_type, creatable_vgpu_types} on a GPU and its VFs, as
+NVIDIA's own reader has them (NVIDIA/kubevirt-gpu-device-plugin
+pkg/device_plugin/vfio_vgpu.go). DIR is /sys, or a copy of it taken from
+a host (`cp -a` keeps the symbolic links; only their target's last name
+is read, so a copy's links may dangle).
 """
 from __future__ import annotations
 
@@ -31,6 +35,10 @@ _IDS = (('vendor', re.compile(r'^0x[0-9a-fA-F]{4}$'), 'a 4-hex-digit id'),
         ('class', re.compile(r'^0x[0-9a-fA-F]{6}$'), 'a 6-hex-digit class'))
 _INT = re.compile(r'^-?[0-9]{1,9}$')
 _TOKEN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$')
+# creatable_vgpu_types: a header, then lines "1428 : NVIDIA H200X-141C"
+_CREATABLE = re.compile(r'^\s*([0-9]{1,9})\s*:\s*(.+?)\s*$')
+NO_VGPU_TYPE = '0'   # current_vgpu_type of a VF given no type yet
+_MAX_INSTANCE = re.compile(r'(?:^|[,\s])max_instance=([0-9]{1,6})(?:$|[,\s])')
 NAME_MAX = 128
 
 
@@ -45,6 +53,17 @@ class MdevType:
     name: str | None              # 'GRID M60-0B' (optional in the ABI)
     available_instances: int
     device_api: str               # 'vfio-pci'
+    # NVIDIA's description "..., max_instance=24": vGPUs of the type one
+    # GPU holds (on an SR-IOV GPU each VF offers 1 until the GPU is full)
+    max_instance: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class VgpuType:
+    """One creatable_vgpu_types line of NVIDIA's variant driver. Ids are
+    the driver's numbers, valid on that card only."""
+    id: str                       # '1428'
+    name: str                     # 'NVIDIA H200X-141C'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +80,10 @@ class PciFunction:
     sriov_totalvfs: int
     sriov_numvfs: int
     mdev_types: tuple[MdevType, ...]
+    # NVIDIA's variant driver: the type id set on a VF (NO_VGPU_TYPE: none
+    # yet); None where there is no nvidia/current_vgpu_type
+    current_vgpu_type: str | None = None
+    creatable_vgpu_types: tuple[VgpuType, ...] = ()
 
     @property
     def device_type(self) -> str:
@@ -90,6 +113,20 @@ class Host:
     iommu: bool                   # DIR/kernel/iommu_groups has groups
     functions: dict[str, PciFunction]   # by address, sorted
     warnings: tuple[str, ...] = ()      # values left out, with their path
+
+    def vgpu_type_name(self, vf: PciFunction) -> str | None:
+        """The name of the type set on a VF of NVIDIA's variant driver,
+        from its card's creatable_vgpu_types merged (the GPU's and every
+        VF's: a VF given a type may list none), as NVIDIA's own reader
+        resolves it (ids are card-local); None if unset or unnamed."""
+        if vf.current_vgpu_type in (None, NO_VGPU_TYPE):
+            return None
+        gpu = self.functions.get(vf.physfn or '')
+        card = [gpu] + [self.functions.get(a) for a in gpu.virtfns] if (
+            gpu) else [vf]
+        return next((t.name for f in card if f
+                     for t in f.creatable_vgpu_types
+                     if t.id == vf.current_vgpu_type), None)
 
     def group_members(self, function: PciFunction) -> list[PciFunction]:
         """The other functions in this function's IOMMU group."""
@@ -171,7 +208,18 @@ class _Reader:
                 available_instances=self.int(os.path.join(
                     base, n, 'available_instances')),
                 device_api=self.valid(os.path.join(base, n, 'device_api'),
-                                      _TOKEN.match, 'a name') or ''))
+                                      _TOKEN.match, 'a name') or '',
+                max_instance=_max_instance(self.text(os.path.join(
+                    base, n, 'description')))))
+        return tuple(found)
+
+    def creatable(self, path) -> tuple[VgpuType, ...]:
+        text = self.text(path)
+        found = []
+        for line in (text or '').splitlines():
+            m = _CREATABLE.match(line)
+            if m and _is_name(m.group(2)):
+                found.append(VgpuType(m.group(1), m.group(2)))
         return tuple(found)
 
     def function(self, root: str, address: str) -> PciFunction | None:
@@ -207,7 +255,17 @@ class _Reader:
             virtfns=tuple(a for _, a in sorted(virtfns)),
             sriov_totalvfs=self.int(os.path.join(path, 'sriov_totalvfs')),
             sriov_numvfs=self.int(os.path.join(path, 'sriov_numvfs')),
-            mdev_types=self.mdev_types(path))
+            mdev_types=self.mdev_types(path),
+            current_vgpu_type=self.valid(
+                os.path.join(path, 'nvidia', 'current_vgpu_type'),
+                _INT.match, 'a vGPU type number'),
+            creatable_vgpu_types=self.creatable(
+                os.path.join(path, 'nvidia', 'creatable_vgpu_types')))
+
+
+def _max_instance(description):
+    m = _MAX_INSTANCE.search(description or '')
+    return int(m.group(1)) if m else None
 
 
 def _shown(value):

@@ -368,6 +368,29 @@ def vgpu_vfs_without_provider(e: Estate) -> list[Finding]:
         if gpu.vfs_without_provider]
 
 
+def vgpu_vfs_vanished(e: Estate) -> list[Finding]:
+    found = []
+    for gpu in devices.by_gpu(e.nova_devices()):
+        gone = gpu.vanished_vfs
+        if not gone:
+            continue
+        held = sorted({c for v in gone for c in v.consumers})
+        found.append(Finding(
+            ERROR if held else WARNING, 'vgpu-vfs-vanished', name(gpu),
+            'the GPU has %d VFs enabled, but Placement keeps %d VF '
+            'providers (%s): VFs not enabled again after a reboot. Nova '
+            'keeps their providers%s, and schedules new vGPUs there, which '
+            'fail to start' % (
+                gpu.gpu_vfs, len(gpu.vfs), ', '.join(
+                    v.address for v in gone),
+                '; servers %s hold vGPUs on VFs that are gone' % ', '.join(
+                    held) if held else ''),
+            'on %s: enable them (sriov-manage -e %s, and at every boot: '
+            'gpu config generate writes the unit), restart nova-compute, '
+            'then openstack gpu host label' % (gpu.host, gpu.address)))
+    return found
+
+
 def _gpu_nodes(e: Estate) -> list[devices.Device]:
     return [n for n in e.nodes if n.is_gpu]
 
@@ -471,6 +494,9 @@ CHECKS = {c.name: c for c in (
           vgpu_unlabelled),
     Check('vgpu-vfs-without-provider', 'VFs of an SR-IOV GPU that Nova '
           'made no provider for serve no vGPU', vgpu_vfs_without_provider),
+    Check('vgpu-vfs-vanished', 'VFs of an SR-IOV GPU gone (not enabled '
+          'after a reboot) whose providers Nova keeps: the vGPUs servers '
+          'held there are gone, and new ones fail', vgpu_vfs_vanished),
     Check('baremetal-untagged', 'a bare-metal node whose GPUs no trait '
           'names: no flavor can ask for its GPU model', baremetal_untagged),
     Check('baremetal-model-mismatch', 'a bare-metal node whose GPU trait '

@@ -172,6 +172,16 @@ class Device:
         return max(self.gpu_vfs - len(self.vfs), 0)
 
     @property
+    def vanished_vfs(self) -> list:
+        """VF providers past the VFs the GPU has enabled now, as its labels
+        say (written on the host after a boot that did not enable them
+        all): the kernel numbers a GPU's VFs from the first, so those past
+        the count are the ones gone."""
+        if not self.vfs or self.gpu_vfs is None:
+            return []
+        return sorted(self.vfs, key=lambda v: v.address)[self.gpu_vfs:]
+
+    @property
     def vf_records(self) -> list[dict]:
         return [{'address': v.address, 'provider': v.provider_uuid,
                  'used': v.used, 'free': v.free,
@@ -432,8 +442,11 @@ def build(snapshot, hosts: dict[str, str] | None = None) -> list[Device]:
         vendor_name = device_name = None
         if ident:
             vendor_name, device_name = pciids.names(*ident.split(':'))
-        label = (labels.read_label(traits) if kind == VGPU
+        # vGPU providers' labels; on a Nova PCI provider (a variant-driver
+        # GPU's VF pool) the same traits, from its device_spec
+        label = (labels.read_label(traits) if kind == VGPU or owner == NOVA
                  else labels.Label())
+        address = address_from_name(provider['name'], root_name)
         if label.pci_id and not ident:
             ident = label.pci_id
             vendor_name, device_name = pciids.names(*ident.split(':'))
@@ -442,7 +455,7 @@ def build(snapshot, hosts: dict[str, str] | None = None) -> list[Device]:
                  else model_name(rc))
         found.append(Device(
             host=hosts.get(root_name.lower(), root_name),
-            address=address_from_name(provider['name'], root_name),
+            address=address,
             kind=kind, resource_class=rc, pci_id=ident,
             model=model if is_gpu else (device_name or model),
             total=total, used=used, reserved=reserved,
@@ -459,8 +472,10 @@ def build(snapshot, hosts: dict[str, str] | None = None) -> list[Device]:
             vf_pool=total if (owner == NOVA and kind == PASSTHROUGH
                               and total > 1) else None,
             vendor_name=vendor_name, device_name=device_name,
-            gpu_address=label.gpu_address, gpu_source=(
-                'label' if label.gpu_address else None),
+            gpu_address=label.gpu_address or (
+                address if kind == PASSTHROUGH and label.vgpu_type
+                else None),
+            gpu_source=('label' if label.gpu_address else None),
             vgpu_type=label.vgpu_type, gpu_vfs=label.vfs,
             labelled=label.complete))
     _gpu_of(found)

@@ -356,8 +356,18 @@ def _vgpu_type(text: str, found, vgpu_class: str | None
     gpus = [d for d in found if d.kind == devices.VGPU
             and labels.type_matches(text, d.vgpu_type)
             and (not vgpu_class or d.resource_class == vgpu_class)]
+    pools = sorted({d.resource_class for d in found
+                    if d.kind == devices.PASSTHROUGH
+                    and labels.type_matches(text, d.vgpu_type)})
+    if not gpus and pools:
+        raise InvalidFlavor(
+            '--vgpu-type %s: GPUs of this type are VFs Nova passes through '
+            '(NVIDIA\'s variant driver), asked for by a PCI alias: use '
+            '--alias NAME:COUNT with the [pci] alias of class %s'
+            % (text, ' or '.join(pools)))
     if not gpus:
-        known = sorted({d.vgpu_type for d in found if d.vgpu_type})
+        known = sorted({d.vgpu_type for d in found
+                        if d.vgpu_type and d.kind == devices.VGPU})
         raise InvalidFlavor(
             '--vgpu-type %s: no vGPU GPU%s is labelled with that type (%s); '
             'labels are written by `openstack gpu host label` on each vGPU '

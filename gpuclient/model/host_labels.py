@@ -29,7 +29,8 @@ class Plan:
     vfs: int | None = None
     wanted: frozenset = frozenset()
     device: devices.Device | None = None
-    problem: str | None = None
+    problem: str | None = None     # nothing written
+    note: str | None = None        # written, but the host is not right
 
 
 def mdev_type(parent: str, conf) -> str | None:
@@ -70,11 +71,22 @@ def plan(found, host, conf) -> list[Plan]:
                     'no provider: Nova left this VF out (past [mdev_%s] '
                     'max_instances, or not in its device_addresses)'
                     % (mdev_type(vf, conf) or '<type>'))))
+    # a whole GPU (not SR-IOV) of an enabled type with no provider
+    for f in host.functions.values():
+        name = mdev_type(f.address, conf)
+        if (f.mdev_types and not f.physfn and f.address not in providers
+                and name in {t.id for t in f.mdev_types}):
+            plans.append(Plan(address=f.address, gpu=f.address, problem=(
+                'no provider: Nova left this GPU out (past [mdev_%s] '
+                'max_instances?)' % name)))
     return plans
 
 
 def _one(d, host, conf) -> Plan:
     f = host.functions.get(d.address)
+    gpu = host.functions.get(d.gpu_address or '')
+    if f is None and gpu is not None and gpu.sriov_totalvfs:
+        return _vanished(d, gpu)
     if f is None:
         return Plan(address=d.address, device=d, problem=(
             'no PCI function %s in %s: is this the host that runs %s?'
@@ -104,6 +116,31 @@ def _one(d, host, conf) -> Plan:
                         pci, pciids.names(*pci.split(':'))[1]) or pci,
                 vgpu_type=label.vgpu_type, vfs=vfs,
                 wanted=frozenset(wanted), device=d)
+
+
+def _vanished(d, gpu) -> Plan:
+    """A VF provider whose VF the host no longer has, while its GPU is
+    there: the VFs were not enabled again after a reboot. Nova keeps such
+    providers, allocations and all (_update_provider_tree_for_vgpu skips a
+    host with no mdev parent, _ensure_pgpu_providers touches only the
+    parents it lists): the labels record how many VFs the GPU has now, for
+    `gpu audit`, and keep the rest."""
+    pci = '%s:%s' % (gpu.vendor_id, gpu.product_id)
+    kept = {t for t in d.traits or () if labels.is_label_trait(t)
+            and not t.startswith(labels.LABEL_VFS)}
+    wanted = kept | {labels.LABEL_GPU + labels.trait_address(gpu.address),
+                     labels.LABEL_PCI + pci.replace(':', '_').upper(),
+                     labels.LABEL_VFS + str(gpu.sriov_numvfs)}
+    label = labels.read_label(wanted)
+    return Plan(
+        address=d.address, gpu=gpu.address, pci_id=pci,
+        model=devices.short_model(pci, pciids.names(*pci.split(':'))[1])
+        or pci, vgpu_type=label.vgpu_type, vfs=gpu.sriov_numvfs,
+        wanted=frozenset(wanted), device=d, note=(
+            'VF %s is not on this host: GPU %s has %d VFs enabled (not '
+            'enabled again after a reboot?); Placement keeps its provider%s'
+            % (d.address, gpu.address, gpu.sriov_numvfs,
+               ' and the vGPU a server holds there' if d.used else '')))
 
 
 def changed(current, wanted) -> list[str] | None:

@@ -11,7 +11,7 @@ import re
 LABEL_GPU = 'CUSTOM_GPU_ADDR_'    # + 0000_41_00_0: the physical GPU (PF)
 LABEL_PCI = 'CUSTOM_GPU_PCI_'     # + 10DE_2235: the GPU's vendor, product
 LABEL_TYPE = 'CUSTOM_VGPU_TYPE_'  # + A40_2Q: the vGPU type's name
-LABEL_VFS = 'CUSTOM_GPU_VFS_'     # + 8: VFs the GPU has enabled
+LABEL_VFS = 'CUSTOM_GPU_VFS_'     # + 8: VFs the GPU has enabled (0: none)
 _LABEL_GPU = re.compile(r'^CUSTOM_GPU_ADDR_([0-9A-F]{4})_([0-9A-F]{2})_'
                         r'([0-9A-F]{2})_([0-7])$')
 _LABEL_PCI = re.compile(r'^CUSTOM_GPU_PCI_([0-9A-F]{4})_([0-9A-F]{4})$')
@@ -49,13 +49,25 @@ def type_trait_name(type_name: str) -> str:
     return re.sub(r'[^A-Z0-9]+', '_', ' '.join(words).upper()).strip('_')
 
 
+def trait_address(address: str) -> str:
+    """'0000:41:00.0' -> '0000_41_00_0'."""
+    return re.sub(r'[:.]', '_', address).upper()
+
+
+def type_traits(pci: str, type_name: str) -> set[str]:
+    """The traits naming a GPU's vendor:product and vGPU type: on a VF
+    pool of NVIDIA's variant driver, whose provider's name gives its GPU's
+    address, they are all its labels (from its device_spec)."""
+    return {LABEL_PCI + pci.replace(':', '_').upper(),
+            LABEL_TYPE + type_trait_name(type_name)}
+
+
 def label_traits(gpu_address: str, pci: str, type_name: str,
                  vfs: int | None) -> set[str]:
     """The label traits of one vGPU provider (see LABEL_*)."""
-    traits = {LABEL_GPU + re.sub(r'[:.]', '_', gpu_address).upper(),
-              LABEL_PCI + pci.replace(':', '_').upper(),
-              LABEL_TYPE + type_trait_name(type_name)}
-    if vfs:
+    traits = type_traits(pci, type_name) | {
+        LABEL_GPU + trait_address(gpu_address)}
+    if vfs is not None:
         traits.add(LABEL_VFS + str(vfs))
     return traits
 

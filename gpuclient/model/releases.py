@@ -43,6 +43,8 @@ FEATURES = {
     'live_migratable_trait': Feature(
         '2026.2', 'the HW_PCI_LIVE_MIGRATABLE trait on live-migratable '
                   'devices'),
+    'managed': Feature('2025.1', 'device_spec managed (the VFs of NVIDIA\'s '
+                                 'variant driver)'),
     'vgpu_request_groups': Feature('2026.1', 'several vGPU request groups '
                                              'in one flavor'),
 }

@@ -25,7 +25,8 @@ def label(cloud, host: str, sysfs_host, conf, dry_run=False) -> list[dict]:
         row = dict(address=p.address, gpu=p.gpu, model=p.model,
                    vgpu_type=p.vgpu_type, vfs=p.vfs, added=[], removed=[],
                    provider=p.device and p.device.provider_uuid,
-                   failed=bool(p.problem and p.device))
+                   failed=bool(p.problem and p.device or p.note),
+                   vf_gone=bool(p.note))
         if p.problem:
             return dict(row, result=p.problem)
         uuid = p.device.provider_uuid
@@ -44,9 +45,10 @@ def label(cloud, host: str, sysfs_host, conf, dry_run=False) -> list[dict]:
             after = written['traits'] if written else None
         before = set(body['traits'])
         after = set(after) if after is not None else before
+        result = ('unchanged' if after == before else
+                  'would change' if dry_run else 'labelled')
         return dict(row, added=sorted(after - before),
                     removed=sorted(before - after),
-                    result=('unchanged' if after == before else
-                            'would change' if dry_run else 'labelled'))
+                    result='%s; %s' % (result, p.note) if p.note else result)
 
     return pool.gather(one, plans)

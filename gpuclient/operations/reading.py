@@ -34,8 +34,9 @@ def snapshot(cloud, root: str | None = None, with_traits: bool = False,
     Which children are devices is decided from the listings (names and
     the traits listed), before any read: other services' providers
     (Neutron's bandwidth subtree) cost nothing more. Cyborg's GPUs' ids
-    and the vGPU providers' labels (`gpu host label`) come from one more
-    listing and one per trait that holds them.
+    and the labels (`gpu host label`'s on vGPU providers; a variant-driver
+    VF pool's from its device_spec) come from one more listing and one
+    per trait that holds them.
 
     gpus_only leaves out Nova's PCI devices that are not GPUs (a NIC, an
     NVMe drive): their allocations are not read, and (without `required`)
@@ -71,7 +72,7 @@ def snapshot(cloud, root: str | None = None, with_traits: bool = False,
                   and devices.may_be_device(p, pci_managed, cyborg)]
     if not with_traits:
         snap.traits.update(_listed_traits(placement, root, candidates,
-                                          cyborg))
+                                          cyborg, pci_managed))
     # An SR-IOV GPU's VFs: one read for the first, then the rest only if
     # used or reserved (_read_vfs).
     gpus = devices.sriov_gpus(candidates, snap.traits)
@@ -133,11 +134,13 @@ def _read_vfs(placement, snap, root, gpus) -> None:
     _fetch(placement, snap, requests)
 
 
-def _listed_traits(placement, root: str | None, candidates,
-                   cyborg) -> dict[str, dict]:
-    """{uuid: {'traits': [...]}} for Cyborg's GPUs and libvirt's vGPU
-    providers among `candidates`: the traits that hold a Cyborg GPU's ids
-    (its model is only there) and the labels of `gpu host label`, from one
+def _listed_traits(placement, root: str | None, candidates, cyborg,
+                   pci_managed=frozenset()) -> dict[str, dict]:
+    """{uuid: {'traits': [...]}} for Cyborg's GPUs, libvirt's vGPU
+    providers, and Nova's PCI providers that hold labels, among
+    `candidates`: the traits that hold a Cyborg GPU's ids (its model is
+    only there) and the labels (of `gpu host label` on vGPU providers; a
+    variant-driver GPU's device_spec traits on its VF pool), from one
     listing per such trait in use rather than one read per provider (an
     SR-IOV GPU has a provider per VF)."""
     found = {}
@@ -146,13 +149,16 @@ def _listed_traits(placement, root: str | None, candidates,
             found[p['uuid']] = {'traits': [snapshot_mod.CYBORG_TRAIT]}
         elif devices.is_libvirt_gpu_name(p['name']):
             found[p['uuid']] = {'traits': []}
-    if not found:
+    pci = {p['uuid'] for p in candidates if p['uuid'] in pci_managed}
+    if not (found or pci):
         return {}
     names = [t for t in placement.custom_traits_in_use()
              if devices.is_cyborg_id_trait(t) or labels.is_label_trait(t)]
     for trait, holders in zip(names, pool.gather(
             functools.partial(placement.listing, root), names)):
         for p in holders:
+            if p['uuid'] in pci and labels.is_label_trait(trait):
+                found.setdefault(p['uuid'], {'traits': []})
             if p['uuid'] in found:
                 found[p['uuid']]['traits'].append(trait)
     return found

@@ -15,7 +15,8 @@ from gpuclient.v1 import options
 
 GENERATE = (('compute', 'compute'), ('controller', 'controller'),
             ('devices', 'devices'), ('placement', 'placement'),
-            ('sriov_gpus', 'sriov_gpus'), ('warnings', 'warnings'))
+            ('sriov_gpus', 'sriov_gpus'), ('vgpu_types', 'vgpu_types'),
+            ('warnings', 'warnings'))
 CHECK = (('Level', 'level'), ('Where', 'where'), ('Problem', 'problem'))
 _HEADINGS = {
     'compute': '# nova-compute.conf of this host (kolla-ansible: '
@@ -73,7 +74,9 @@ class GenerateConfig(base.ShowOne):
     Reads /sys (or --sysfs DIR, a copy of it) and prints, as nova.conf
     text, the compute host's settings ([pci] device_spec, one per
     vendor:product, the VFs instead of their PF when VFs are enabled;
-    [devices] and [mdev_<type>] for vGPU-capable GPUs) and the
+    [devices] and [mdev_<type>] for vGPU-capable GPUs; under NVIDIA's
+    variant driver, the VFs given a vGPU type, `managed: no`, a class per
+    type, and the unit that sets their type at boot) and the
     controllers' ([pci] alias with the device_type the hardware has,
     [filter_scheduler] pci_in_placement). What will not work as the host
     stands (IOMMU off, drivers, shared IOMMU groups, audio functions left
@@ -165,13 +168,14 @@ class GenerateConfig(base.ShowOne):
                 raise exceptions.CommandError(str(e))
             if name == 'compute' and ini:
                 ini += nova_settings.sriov_unit(found.sriov_gpus)
+                ini += nova_settings.vgpu_type_unit(found.vgpu_types)
             if name in wanted and ini:
                 text += '%s\n%s\n' % (_HEADINGS[name], ini)
         return columns.record(GENERATE, {
             'compute': nova_settings.as_data(found.compute),
             'controller': nova_settings.as_data(found.controller),
             'devices': found.devices, 'placement': found.placement,
-            'sriov_gpus': found.sriov_gpus,
+            'sriov_gpus': found.sriov_gpus, 'vgpu_types': found.vgpu_types,
             'warnings': found.warnings}, dict(instead=text, note='\n'.join(
                 'warning: %s' % w for w in found.warnings) or None))
 

@@ -34,7 +34,9 @@ class LabelHost(base.Lister):
     replaced; each write is made on the provider generation it read.
     Idempotent: safe from a systemd timer. Only this host's trees are
     read or written. One row per provider, and per VF Nova made no
-    provider for; exits 1 if a provider could not be labelled.
+    provider for; exits 1 if a provider could not be labelled, or its VF
+    is gone from the host (VFs not enabled again after a reboot: the
+    labels then record the VFs the GPU has, for gpu audit).
     """
 
     def get_parser(self, prog_name):
@@ -66,8 +68,10 @@ class LabelHost(base.Lister):
                             conf, dry_run=args.dry_run)
         failed = [r for r in rows if r['failed']]
         providers = [r for r in rows if r['provider']]
+        gone = [r for r in failed if r['vf_gone']]
         return columns.table(RESULT, rows, empty=(
             'no vGPU provider in Placement for host %s' % host),
-            failure=failed and ('%d of %d vGPU provider(s) on %s could not '
-                                'be labelled' % (len(failed), len(providers),
-                                                 host)))
+            failure=failed and ('%d of %d vGPU provider(s) on %s %s' % (
+                len(failed), len(providers), host,
+                'have no VF on this host (see Result)' if gone else
+                'could not be labelled')))

@@ -223,6 +223,17 @@ class Sandbox:
         r.raise_for_status()
         return r.json()['seconds']
 
+    def set_vfs(self, host: str, enabled: bool) -> None:
+        """Reboot-like: the host's vGPU GPUs lose their VFs (enabled
+        False, as with no sriov-manage at boot) or have them back, in its
+        fake libvirt and sysfs copy; then every compute's update runs."""
+        import requests
+
+        r = requests.post(self.urls['control'] + '/vfs',
+                          timeout=PERIODIC_TIMEOUT,
+                          params={'host': host, 'enabled': int(enabled)})
+        r.raise_for_status()
+
     def flavor_id(self, flavor: str, cloud=ADMIN_CLOUD) -> str:
         flavors = self.compute('GET', '/flavors?is_public=None',
                                cloud=cloud).json()['flavors']

@@ -66,6 +66,15 @@ class Cloud(base.ServersTestBase):
         # The wheel installs api-paste.ini under <venv>/etc/nova.
         self.flags(group='wsgi', api_paste_config=os.path.join(
             sys.prefix, 'etc', 'nova', 'api-paste.ini'))
+        # A device_spec address makes Nova ask sysfs whether it is a PF's
+        # (nova.pci.utils.is_physical_function), which Nova's test base
+        # poisons; Nova's own PCI-in-Placement tests mock that one call
+        # (nova/tests/functional/libvirt/test_pci_in_placement.py). Here it
+        # reads the sysfs copy of the host whose nova.conf is applied (a
+        # rehearsal's services read its one nova.conf from the start).
+        self.current_sysfs = self.fleet.hosts[0].sysfs
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.pci.utils.is_physical_function', self.is_physical_function))
         if self.fleet.nova_conf:  # a rehearsal: the operator's settings
             self.operator_conf = rehearsal.operator_conf(self.fleet.nova_conf)
         self.apply(self.operator_conf or self.fleet.controller_conf())
@@ -95,6 +104,7 @@ class Cloud(base.ServersTestBase):
         self.useFixture(fixtures.MockPatch(
             'nova.virt.libvirt.driver.LibvirtDriver.'
             'migrate_disk_and_power_off', return_value='{}'))
+        self.started_pci = {}   # host -> its fake libvirt's devices at start
         for host in self.fleet.hosts:
             self.start_host(host)
         if self.ironic_url:
@@ -142,11 +152,24 @@ class Cloud(base.ServersTestBase):
             elif section != 'DEFAULT':
                 self.flags(group=section, **options)
 
+    def is_physical_function(self, domain, bus, slot, function):
+        if not self.current_sysfs:   # no host started yet
+            return False
+        path = os.path.join(self.current_sysfs, 'bus', 'pci', 'devices',
+                            '%s:%s:%s.%s' % (domain, bus, slot, function),
+                            'sriov_totalvfs')
+        try:
+            with open(path) as f:
+                return int(f.read()) > 0
+        except (OSError, ValueError):
+            return False
+
     def start_host(self, host):
         """base.start_compute's _start_compute, except that libvirt's
         hostname (the hypervisor hostname, Placement's root name) may
         differ from the service host."""
         self.apply(self.operator_conf or self.fleet.compute_conf(host))
+        self.current_sysfs = host.sysfs or self.sysfs_dir(host.name)
         if host.sysfs:
             functions = rehearsal.functions(host.sysfs)
         else:
@@ -170,6 +193,27 @@ class Cloud(base.ServersTestBase):
 
     def sysfs_dir(self, host_name):
         return os.path.join(self.state_dir, 'sysfs', host_name)
+
+    def set_vfs(self, host_name, enabled):
+        """A host rebooted with (or without) its vGPU GPUs' VFs enabled:
+        without, its fake libvirt and sysfs copy lose those VFs, as after a
+        boot with no sriov-manage (the mediated devices servers hold stay
+        listed, as Nova recreates them once the VFs are back); with, both
+        are as the host started. Then every compute's update runs, with its
+        provider cache refreshed as after a restart."""
+        host = self.fleet.host(host_name)
+        if host.sysfs:
+            raise ValueError('%s is a rehearsal host' % host_name)
+        connection = self.computes[host.name].driver._host.get_connection()
+        started = self.started_pci.setdefault(host.name,
+                                              connection.pci_info)
+        functions = hardware.fleet_functions(host)
+        if enabled:
+            connection.pci_info = started
+        else:
+            functions = hardware.without_vgpu_vfs(functions)
+            connection.pci_info = hardware.pci_info(functions)
+        hardware.write_sysfs(self.sysfs_dir(host.name), functions)
     def start_ironic_compute(self):
         """One more nova-compute, with Nova's ironic driver against the
         sandbox's Ironic (baremetal.compute_conf). Started last: the
@@ -328,6 +372,15 @@ class Control:
         path, method = environ.get('PATH_INFO'), environ['REQUEST_METHOD']
         if (method, path) == ('GET', '/ready'):
             body = {'ready': True, 'hosts': self.hosts}
+        elif (method, path) == ('POST', '/vfs'):
+            query = dict(p.partition('=')[::2] for p in environ.get(
+                'QUERY_STRING', '').split('&') if p)
+            with self.lock:
+                self.cloud.set_vfs(query.get('host'),
+                                   query.get('enabled') == '1')
+            self.periodic(refresh_provider_cache=True)
+            body = {'host': query.get('host'),
+                    'enabled': query.get('enabled') == '1'}
         elif (method, path) == ('POST', '/periodic'):
             started = time.monotonic()
             self.periodic(refresh_provider_cache='refresh_provider_cache'

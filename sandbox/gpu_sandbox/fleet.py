@@ -32,13 +32,21 @@ _HOST_KEYS = {'hypervisor_hostname', 'pci', 'vgpu', 'cyborg', 'sysfs',
 _PCI_KEYS = {'address', 'vendor_id', 'product_id', 'device_type', 'numa_node',
              'one_time_use', 'live_migratable', 'resource_class', 'traits',
              'vfs'}
-_VFS_KEYS = {'count', 'product_id'}
+_VFS_KEYS = {'count', 'product_id', 'vgpu_type'}
 _VGPU_KEYS = {'mdev_type', 'per_gpu', 'addresses', 'mdev_class', 'type_name',
-              'product_id', 'vfs', 'max_instances'}
+              'product_id', 'vfs', 'max_instances', 'gpu_max'}
 _CYBORG_KEYS = {'address', 'vendor_id', 'product_id'}
 _BRIDGE_KEYS = {'physnet', 'egress_kbps', 'ingress_kbps'}
 # Comma-separated list options; other lists are multi-valued (repeated).
 _LIST_OPTIONS = {'enabled_filters', 'enabled_mdev_types', 'device_addresses'}
+# NVIDIA's kernel variant driver: the vGPU types a GPU lists in
+# nvidia/creatable_vgpu_types, as 'vendor:product' -> [(id, name, vGPUs
+# per GPU)]. The names and counts are NVIDIA's (L40S, 48 GB); the ids are
+# the sandbox's own: the driver numbers types per card
+# (NVIDIA/kubevirt-gpu-device-plugin pkg/device_plugin/vfio_vgpu.go).
+VARIANT_TYPES = {'10de:26b9': [
+    ('1101', 'NVIDIA L40S-8Q', 6), ('1102', 'NVIDIA L40S-12Q', 4),
+    ('1103', 'NVIDIA L40S-24Q', 2), ('1104', 'NVIDIA L40S-48Q', 1)]}
 FILTERS = ['ComputeFilter', 'ComputeCapabilitiesFilter',
            'ImagePropertiesFilter', 'PciPassthroughFilter']
 
@@ -60,6 +68,10 @@ class PciDevice:
     traits: tuple[str, ...] = ()
     vfs: int = 0                      # VFs enabled on this PF
     vf_product_id: str | None = None
+    # NVIDIA's kernel variant driver: the vGPU type set (current_vgpu_type)
+    # on as many of the VFs as the type allows (VARIANT_TYPES);
+    # Nova passes those VFs through, `managed: no`
+    vgpu_type: str | None = None
 
     @property
     def spec_product_id(self) -> str:
@@ -69,9 +81,29 @@ class PciDevice:
 
     def vf_addresses(self) -> list[str]:
         """VF n sits at function n of the PF's slot (as on real cards with
-        up to 7 VFs)."""
+        up to 7 VFs); an NVIDIA GPU's as nvidia_vf_addresses."""
+        if self.vgpu_type:
+            return nvidia_vf_addresses(self.address, self.vfs)
         base = self.address[:-1]
         return [base + str(n) for n in range(1, self.vfs + 1)]
+
+    def typed_vfs(self) -> list[str]:
+        """The VFs given the vGPU type: the first as many as it allows."""
+        if not self.vgpu_type:
+            return []
+        return self.vf_addresses()[:variant_type(self)[2]]
+
+    def device_specs(self, in_placement=True) -> list[dict]:
+        """device_spec entries for this device: one for its product, or on
+        a variant-driver GPU one per typed VF by address, as Nova's PCI
+        passthrough guide writes them ("Support for multiple types of
+        VFs"): its VFs share the GPU's product id, so a spec by product
+        would match the GPU too, which Nova refuses."""
+        spec = self.device_spec(in_placement)
+        if not self.vgpu_type:
+            return [spec]
+        return [dict(spec, address=vf, managed='no')
+                for vf in self.typed_vfs()]
 
     def device_spec(self, in_placement=True) -> dict:
         """The [pci] device_spec entry for this device's product, as
@@ -94,6 +126,31 @@ class PciDevice:
             self.vendor_id.upper(), self.spec_product_id.upper())
 
 
+def variant_type(device, where=None) -> tuple[str, str, int]:
+    """(id, name, vGPUs per GPU) of a fleet device's vgpu_type, from
+    VARIANT_TYPES ('L40S-12Q' names 'NVIDIA L40S-12Q')."""
+    offered = VARIANT_TYPES.get('%s:%s' % (device.vendor_id,
+                                           device.product_id), [])
+    for t in offered:
+        if t[1].split(' ', 1)[-1].upper() == device.vgpu_type.upper():
+            return t
+    raise FleetError('%s: vgpu_type %s is not one %s:%s offers '
+                               'here (%s)' % (
+                                   where or device.address, device.vgpu_type,
+                                   device.vendor_id, device.product_id,
+                                   ', '.join(t[1] for t in offered)
+                                   or 'none'))
+
+
+def nvidia_vf_addresses(address: str, count: int) -> list[str]:
+    """An NVIDIA GPU's VFs start at function 4 of its slot and run on
+    through the next slots (the PF's SR-IOV offset is 4; ARI lets VFs use
+    every device number of the bus)."""
+    domain_bus, slot = address[:7], int(address[8:10], 16)
+    return ['%s:%02x.%d' % (domain_bus, slot + (4 + n) // 8, (4 + n) % 8)
+            for n in range(count)]
+
+
 @dataclasses.dataclass(frozen=True)
 class VgpuGroup:
     """Physical GPUs of one mdev type on a host ([mdev_<type>]).
@@ -111,14 +168,12 @@ class VgpuGroup:
     product_id: str | None = None     # the GPU's; None: ids Nova never shows
     vfs: int = 0
     max_instances: int | None = None
+    # NVIDIA's max_instance of the type (its sysfs description): vGPUs of
+    # it one GPU holds, whatever its VFs
+    gpu_max: int | None = None
 
     def vf_addresses(self, address: str) -> list[str]:
-        """An NVIDIA GPU's VFs start at function 4 of its slot and run on
-        through the next slots (the PF's SR-IOV offset is 4; ARI lets VFs
-        use every device number of the bus)."""
-        domain_bus, slot = address[:7], int(address[8:10], 16)
-        return ['%s:%02x.%d' % (domain_bus, slot + (4 + n) // 8, (4 + n) % 8)
-                for n in range(self.vfs)]
+        return nvidia_vf_addresses(address, self.vfs)
 
     def parents(self) -> list[str]:
         """The mdev parents: the VFs of SR-IOV GPUs, else the GPUs."""
@@ -172,9 +227,10 @@ class Host:
     def device_spec(self, in_placement=True) -> list[str]:
         specs = []
         for d in self.pci:
-            spec = json.dumps(d.device_spec(in_placement), sort_keys=True)
-            if spec not in specs:
-                specs.append(spec)
+            for spec in d.device_specs(in_placement):
+                spec = json.dumps(spec, sort_keys=True)
+                if spec not in specs:
+                    specs.append(spec)
         return specs
 
 
@@ -319,20 +375,23 @@ def _pci_device(raw, where) -> PciDevice:
     traits = raw.get('traits', ())
     if isinstance(traits, str):
         traits = traits.split(',')
-    vfs, vf_product = 0, None
+    vfs, vf_product, vgpu_type = 0, None, None
     if raw.get('vfs'):
         refuse_unknown(raw['vfs'], _VFS_KEYS, where + ' vfs')
         if device_type != 'type-PF':
             raise FleetError('%s: only a type-PF device has VFs' % where)
-        # Functions 1-7 of the PF's slot: enough for the sandbox's cards.
-        vfs = _count(raw['vfs'].get('count'), 'vfs count', where, top=7)
+        vgpu_type = raw['vfs'].get('vgpu_type')
+        # Functions 1-7 of the PF's slot: enough for the sandbox's cards;
+        # an NVIDIA GPU's run on through the next slots.
+        vfs = _count(raw['vfs'].get('count'), 'vfs count', where,
+                     top=32 if vgpu_type else 7)
         vf_product = _hex4(raw['vfs'], 'product_id', where + ' vfs')
         if raw.get('one_time_use'):
             raise FleetError('%s: Nova refuses one_time_use on VFs' % where)
     address = _address(raw.get('address'), where)
     if vfs and not address.endswith('.0'):
         raise FleetError('%s: a PF with VFs must be function 0' % where)
-    return PciDevice(
+    device = PciDevice(
         address=address,
         vendor_id=_hex4(raw, 'vendor_id', where),
         product_id=_hex4(raw, 'product_id', where),
@@ -343,7 +402,14 @@ def _pci_device(raw, where) -> PciDevice:
         resource_class=(_custom_class(raw['resource_class'], where)
                         if raw.get('resource_class') else None),
         traits=tuple(t.strip().upper() for t in traits if t.strip()),
-        vfs=vfs, vf_product_id=vf_product)
+        vfs=vfs, vf_product_id=vf_product,
+        vgpu_type=str(vgpu_type) if vgpu_type else None)
+    if device.vgpu_type:
+        variant_type(device, where)   # a type this GPU offers
+        if not device.resource_class:
+            raise FleetError('%s: a variant-driver GPU\'s VFs need a '
+                             'resource_class (one per vGPU type)' % where)
+    return device
 
 
 def _vgpu(raw, where) -> VgpuGroup:
@@ -371,7 +437,9 @@ def _vgpu(raw, where) -> VgpuGroup:
                     else None),
         vfs=vfs,
         max_instances=(_count(raw['max_instances'], 'max_instances', where)
-                       if 'max_instances' in raw else None))
+                       if 'max_instances' in raw else None),
+        gpu_max=(_count(raw['gpu_max'], 'gpu_max', where)
+                 if 'gpu_max' in raw else None))
 
 
 def _vgpus(raw, where) -> tuple[VgpuGroup, ...]:
@@ -416,6 +484,8 @@ def _host(name, raw) -> Host:
         raise FleetError('%s: a PCI address is listed twice' % name)
     specs = {}
     for d in pci:
+        if d.vgpu_type:   # specs by address
+            continue
         if specs.setdefault((d.vendor_id, d.spec_product_id),
                             d.device_spec()) != d.device_spec():
             raise FleetError(
@@ -521,6 +591,18 @@ def for_release(data: dict, release) -> tuple[dict, list[str]]:
                     left.append('%s %s' % (name, device.get('address')))
     notes = ['one-time-use left out on %s (Nova has one_time_use from '
              '2025.2): %s' % (release.name, ', '.join(left))] if left else []
+    if not release.managed:
+        gone = []
+        for name, host in (data.get('hosts') or {}).items():
+            kept = [d for d in (host or {}).get('pci') or ()
+                    if not (d.get('vfs') or {}).get('vgpu_type')]
+            if host and len(kept) != len(host.get('pci') or ()):
+                host['pci'] = kept
+                gone.append(name)
+        if gone:
+            notes.append('variant-driver vGPUs left out on %s (Nova has '
+                         'device_spec managed from 2025.1): %s'
+                         % (release.name, ', '.join(gone)))
     if release.services and data.pop('baremetal', None):
         # Ironic runs beside the default release's Nova only (proven there)
         notes.append('bare-metal nodes left out on %s (Ironic runs with '

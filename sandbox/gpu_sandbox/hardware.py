@@ -7,6 +7,8 @@ A host's functions are gpuclient.hostconfig.sysfs.PciFunction records:
 built from a fleet host here, or read from a copy of a host's /sys by
 gpuclient.hostconfig.sysfs.
 """
+import dataclasses
+
 from nova.tests.fixtures import libvirt as fakelibvirt
 
 from gpuclient.hostconfig import sysfs
@@ -34,9 +36,36 @@ def _function(address, vendor_id, product_id, numa_node, physfn=None,
         mdev_types=mdev_types)
 
 
+def _variant_functions(d) -> list[sysfs.PciFunction]:
+    """A GPU under NVIDIA's variant driver and its VFs, all held by the
+    driver (no vfio-pci): the GPU lists its types, a VF the type set on it
+    (current_vgpu_type, 0 for none); a VF given a type lists none, another
+    only the GPU's type while the GPU has room for one more."""
+    type_id, name, per_gpu = fleet_mod.variant_type(d)
+    catalogue = tuple(sysfs.VgpuType(i, n)
+                      for i, n, _ in fleet_mod.VARIANT_TYPES['%s:%s' % (
+                          d.vendor_id, d.product_id)])
+    typed = set(d.typed_vfs())
+    vfs = d.vf_addresses()
+    room = (sysfs.VgpuType(type_id, name),) if len(typed) < per_gpu else ()
+    gpu = dataclasses.replace(
+        _function(d.address, d.vendor_id, d.product_id, d.numa_node,
+                  virtfns=vfs, sriov_totalvfs=32, class_code=DISPLAY,
+                  driver=VGPU_DRIVER),
+        creatable_vgpu_types=catalogue)
+    return [gpu] + [dataclasses.replace(
+        _function(vf, d.vendor_id, d.vf_product_id, d.numa_node,
+                  physfn=d.address, class_code=DISPLAY, driver=VGPU_DRIVER),
+        current_vgpu_type=type_id if vf in typed else sysfs.NO_VGPU_TYPE,
+        creatable_vgpu_types=() if vf in typed else room) for vf in vfs]
+
+
 def fleet_functions(host: fleet_mod.Host) -> list[sysfs.PciFunction]:
     functions = []
     for d in host.pci:
+        if d.vgpu_type:
+            functions.extend(_variant_functions(d))
+            continue
         vfs = tuple(d.vf_addresses())
         # A type-PF device can have VFs even where the fleet enables none.
         functions.append(_function(
@@ -48,7 +77,7 @@ def fleet_functions(host: fleet_mod.Host) -> list[sysfs.PciFunction]:
                          for vf in vfs)
     for g in host.vgpu:
         types = (sysfs.MdevType(g.mdev_type, g.type_name, g.per_gpu,
-                                'vfio-pci'),)
+                                'vfio-pci', g.gpu_max),)
         ids = (VGPU_IDS[0], g.product_id) if g.product_id else VGPU_IDS
         for a in g.addresses:
             vfs = g.vf_addresses(a) if g.vfs else ()
@@ -61,6 +90,16 @@ def fleet_functions(host: fleet_mod.Host) -> list[sysfs.PciFunction]:
                                        driver=VGPU_DRIVER)
                              for vf in vfs)
     return functions
+
+
+def without_vgpu_vfs(functions) -> list[sysfs.PciFunction]:
+    """The functions after a boot that did not enable the VFs of the GPUs
+    NVIDIA's vGPU manager holds (sriov-manage): those VFs are gone."""
+    gpus = {f.address for f in functions
+            if f.driver == VGPU_DRIVER and f.virtfns}
+    return [dataclasses.replace(f, virtfns=(), sriov_numvfs=0)
+            if f.address in gpus else f
+            for f in functions if f.physfn not in gpus]
 
 
 def _bus_slot_function(address):
@@ -182,6 +221,15 @@ def write_sysfs(root, functions) -> None:
         if f.driver:
             os.symlink('../../../bus/pci/drivers/' + f.driver,
                        os.path.join(path, 'driver'))
+        if f.current_vgpu_type is not None or f.creatable_vgpu_types:
+            os.makedirs(os.path.join(path, 'nvidia'))
+            if f.current_vgpu_type is not None:
+                write(os.path.join(path, 'nvidia'), 'current_vgpu_type',
+                      f.current_vgpu_type)
+            write(os.path.join(path, 'nvidia'), 'creatable_vgpu_types',
+                  '\n'.join(['ID    : vGPU Name'] + [
+                      '%s : %s' % (t.id, t.name)
+                      for t in f.creatable_vgpu_types]))
         for t in f.mdev_types:
             type_dir = os.path.join(path, 'mdev_supported_types', t.id)
             os.makedirs(os.path.join(type_dir, 'devices'))
@@ -189,6 +237,9 @@ def write_sysfs(root, functions) -> None:
                 write(type_dir, 'name', t.name)
             write(type_dir, 'device_api', t.device_api)
             write(type_dir, 'available_instances', t.available_instances)
+            if t.max_instance:   # NVIDIA's description, that field alone
+                write(type_dir, 'description',
+                      'max_instance=%d' % t.max_instance)
         groups = os.path.join(root, 'kernel', 'iommu_groups', str(group))
         os.makedirs(os.path.join(groups, 'devices'))
         os.symlink('../../../../kernel/iommu_groups/%d' % group,

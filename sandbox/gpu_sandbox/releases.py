@@ -39,6 +39,9 @@ class Release:
     eventlet: bool = True
     # Nova 34 (2026.2) puts OWNER_NOVA on the providers it makes
     owner_nova: bool = False
+    # Nova 31 (2025.1) brought device_spec `managed` (NVIDIA's variant
+    # driver's VFs are passed through with managed: no)
+    managed: bool = True
 
     @property
     def environ(self) -> dict:
@@ -59,7 +62,8 @@ TEST_MACHINERY = ('keystonemiddleware', 'wsgi-intercept', 'oslotest',
 
 RELEASES = {r.name: r for r in (
     Release('2024.1', ('nova==29.4.0', 'openstack-placement==11.0.1',
-                       'keystone==25.0.0'), one_time_use=False),
+                       'keystone==25.0.0'), one_time_use=False,
+            managed=False),
     Release('2025.2', ('nova==32.2.1', 'openstack-placement==14.0.0',
                        'keystone==28.1.0'), one_time_use=True),
     Release(DEFAULT, (), one_time_use=True, eventlet=False,

@@ -7,6 +7,7 @@ import uuid
 
 from gpuclient.access import cloud as cloud_mod
 from gpuclient.model import devices
+from gpuclient.model import releases
 from gpuclient.access import http
 from gpuclient.access import placement as placement_mod
 from gpuclient.model import snapshot
@@ -32,6 +33,10 @@ PASSTHROUGH = {
     ('cyborg-1', '0000:af:00.0'): ('PGPU', 'T4'),
     ('cyborg-1', '0000:b0:00.0'): ('PGPU', 'T4'),
 }
+# NVIDIA's variant driver: a VF pool per L40S, its model and type from its
+# device_spec traits (not on 2024.1, whose Nova has no device_spec managed)
+VARIANT = {('vgpu-l40s-1', '0000:a1:00.0'): ('CUSTOM_VGPU_L40S_12Q', 'L40S'),
+           ('vgpu-l40s-1', '0000:e1:00.0'): ('CUSTOM_VGPU_L40S_24Q', 'L40S')}
 VGPU = {('vgpu-1', '0000:%s:00.0' % bus): ('VGPU', None)
         for bus in ('84', '85', '86', '87')}
 VGPU.update({('vgpu-2', '0000:%s:00.0' % bus): ('CUSTOM_VGPU_A16', None)
@@ -75,15 +80,22 @@ class TestDeviceList(base.SandboxTestCase):
             return 0
         return {None: 5, 'A100': 2, 'L40S': 1, '10de': 5}[model]
 
+    def passthrough(self):
+        """The passthrough rows: the variant-driver pools where the
+        sandbox's release has them."""
+        if releases.has('managed', self.sandbox().release.name):
+            return dict(PASSTHROUGH, **VARIANT)
+        return PASSTHROUGH
+
     def test_lists_every_gpu_of_the_default_fleet(self):
         rows = pci_and_vgpu(self.gpu('device', 'list', '--long'))
         by_kind = {}
         for r in rows:
             by_kind.setdefault(r['Kind'], {})[(r['Host'], r['Address'])] = (
                 r['Resource Class'], r['Model'])
-        self.assertEqual(PASSTHROUGH, by_kind['passthrough'])
+        self.assertEqual(self.passthrough(), by_kind['passthrough'])
         self.assertEqual(VGPU, by_kind['vgpu'])
-        self.assertEqual(len(PASSTHROUGH) + len(VGPU), len(rows))
+        self.assertEqual(len(self.passthrough()) + len(VGPU), len(rows))
         a30 = [r for r in rows if r['Model'] == 'A30'][0]
         self.assertEqual('10de:20b7', a30['PCI ID'])
         self.assertEqual(1, a30['Total'])  # numbers stay numbers in JSON
@@ -119,8 +131,8 @@ class TestDeviceList(base.SandboxTestCase):
                           'Total', 'Used', 'Free', 'State'],
                          [c.strip() for c in lines[1].strip('|').split('|')])
         self.assertLessEqual(max(len(line) for line in lines), 120)
-        self.assertEqual(len(PASSTHROUGH) + len(VGPU) + self.gpu_nodes() + 4,
-                         len(lines))
+        self.assertEqual(len(self.passthrough()) + len(VGPU)
+                         + self.gpu_nodes() + 4, len(lines))
 
     def test_a_nic_out_of_service_is_still_no_gpu(self):
         # A device with no room left is not in Placement's listing of its
@@ -227,10 +239,12 @@ class TestDeviceList(base.SandboxTestCase):
         # vendor, so a vendor filter cannot find them; Cyborg's traits and
         # the labels of the SR-IOV vGPU GPUs (5) do.
         # and the bare-metal nodes' inspection data
-        self.assertEqual(14 + self.gpu_nodes('10de'),
+        # and the variant-driver pools' device_spec traits
+        variant = len(self.passthrough()) - len(PASSTHROUGH)
+        self.assertEqual(14 + variant + self.gpu_nodes('10de'),
                          len(addresses('--vendor-id', '10de')))
         self.assertEqual([POOL], addresses('--model', 'mi25'))
-        self.assertEqual(2 + self.gpu_nodes('L40S'),
+        self.assertEqual(2 + variant + self.gpu_nodes('L40S'),
                          len(addresses('--model', 'L40S')))
 
     def test_long_adds_provider_traits_and_consumers_as_lists(self):
@@ -299,7 +313,9 @@ class TestDeviceList(base.SandboxTestCase):
                           ('vgpu-2', 'CUSTOM_VGPU_A16', 2),
                           ('vgpu-a40-1', 'A40', 2),
                           ('vgpu-a10-1', 'A10', 1), ('vgpu-a10-1', 'A10', 1),
-                          ('vgpu-l4-1', 'L4', 1), ('cyborg-1', 'T4', 2)},
+                          ('vgpu-l4-1', 'L4', 1), ('cyborg-1', 'T4', 2)}
+                         | ({('vgpu-l40s-1', 'L40S', 1)} if VARIANT.keys()
+                            <= self.passthrough().keys() else set()),
                          {(g['Host'], g['Model'], g['Devices'])
                           for g in summary})
 

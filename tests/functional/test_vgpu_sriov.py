@@ -309,7 +309,65 @@ class TestVgpuTypeFlavor(SriovTestCase):
         line = self.gpu_fails('flavor', 'create', self.flavor_name(),
                               '--vcpus', 1, '--ram', 512, '--disk', 1,
                               '--vgpu', 1, '--vgpu-type', 'A100-7Q')
-        self.assertIn('A10-4Q, A10-8Q, A40-2Q, L4-4Q', line)
+        self.assertIn('A10-4Q, A10-8Q, A40-2Q, L4-4Q)', line)
+
+
+class TestVanishedVfs(SriovTestCase):
+    """vgpu-a40-1 as after a reboot that did not enable its GPUs' VFs (no
+    sriov-manage): the sandbox takes the VFs out of its fake libvirt and
+    sysfs copy and runs every compute's update, provider cache refreshed
+    as after a restart; the VFs are back at the end of the test."""
+
+    def label_status(self):
+        """`gpu host label` as the host's timer runs it: (exit, rows)."""
+        state = self.sandbox().state
+        code, out, err = self.run_openstack(
+            'gpu', 'host', 'label', '--host', A40_HOST,
+            '--sysfs', os.path.join(state.dir, 'sysfs', A40_HOST),
+            '--nova-conf', os.path.join(state.nova_conf_dir,
+                                        'compute-%s.conf' % A40_HOST),
+            '-f', 'json')
+        return code, json.loads(out) if out.strip() else err
+
+    def vanished(self):
+        code, out, err = self.run_openstack(
+            'gpu', 'audit', '--check', 'vgpu-vfs-vanished', '-f', 'json')
+        return code, {f['subject']: f for f in json.loads(out)}
+
+    def test_vfs_gone_while_a_server_holds_a_vgpu(self):
+        server = self.boot(self.create_flavor({'resources:%s' % A40_CLASS:
+                                               '1'}))
+        [vf_name] = self.gpus_held(server['id'])
+        vf = devices.address_from_name(vf_name, A40_HOST)
+        gpu = vf[:7] + ':00.0'
+        sandbox = self.sandbox()
+        self.addCleanup(self.label, A40_HOST)
+        self.addCleanup(sandbox.set_vfs, A40_HOST, True)
+        sandbox.set_vfs(A40_HOST, False)
+        # Nova keeps the VF providers, the server's allocation with them
+        self.assertEqual({vf_name: {A40_CLASS: 1}},
+                         self.gpus_held(server['id']))
+        self.assertEqual(1, self.inventory(vf_name, A40_CLASS)['total'])
+        self.assertEqual(16, len(self.label_traits(A40_HOST)))
+        # the host's timer records what the host has now, and fails
+        code, rows = self.label_status()
+        self.assertEqual(1, code, rows)
+        [row] = [r for r in rows if r['Address'] == vf]
+        self.assertIn('VF %s is not on this host: GPU %s has 0 VFs enabled'
+                      % (vf, gpu), row['Result'])
+        self.assertIn('and the vGPU a server holds there', row['Result'])
+        code, found = self.vanished()
+        self.assertEqual(1, code, found)
+        held = found['%s:%s' % (A40_HOST, gpu)]
+        self.assertEqual('error', held['severity'])
+        self.assertIn(server['id'], held['detail'])
+        [other] = set(A40_GPUS) - {gpu}
+        self.assertEqual('warning',
+                         found['%s:%s' % (A40_HOST, other)]['severity'])
+        # enabled again and relabelled: nothing to say
+        sandbox.set_vfs(A40_HOST, True)
+        self.assertEqual(0, self.label_status()[0])
+        self.assertEqual((0, {}), self.vanished())
 
 
 class TestConfigSriov(SriovTestCase):
@@ -397,3 +455,132 @@ class TestConfigSriov(SriovTestCase):
         self.assertEqual([], [r for r in self.config(
             'check', clean, '--sysfs', self.sysfs('vgpu-a10-1'))
             if r['Level'] == 'error'])
+
+
+L40S_HOST = 'vgpu-l40s-1'
+# GPU -> (vGPU type, VFs given it, class): the fleet's variant-driver L40S
+L40S_GPUS = {'0000:a1:00.0': ('L40S-12Q', 4, 'CUSTOM_VGPU_L40S_12Q'),
+             '0000:e1:00.0': ('L40S-24Q', 2, 'CUSTOM_VGPU_L40S_24Q')}
+
+
+class TestVariantDriver(base.CapacityTestCase):
+    """vgpu-l40s-1: two L40S under NVIDIA's kernel variant driver. Nova
+    passes the VFs given a type through (`managed: no`) and counts each
+    GPU's on one provider: a VF pool, whose device_spec traits name its
+    type and the GPU's ids."""
+
+    def setUp(self):
+        super().setUp()
+        release = self.sandbox().release.name
+        if not releases.has('managed', release):
+            self.skipTest('%s; this sandbox runs %s, whose fleet leaves the '
+                          'host out' % (releases.needs('managed'), release))
+
+    def rows(self, *args):
+        return {r['Address']: r for r in self.gpu(
+            'device', 'list', '--host', L40S_HOST, *args)}
+
+    def sysfs(self):
+        return os.path.join(self.sandbox().state.dir, 'sysfs', L40S_HOST)
+
+    def test_each_gpu_is_one_pool_with_its_model_and_type(self):
+        rows = self.rows('--long')
+        self.assertEqual(
+            {a: ('L40S', t, n, n, 0, 'free', rc, n, '10de:26b9')
+             for a, (t, n, rc) in L40S_GPUS.items()},
+            {a: (r['Model'], r['vGPU Type'], r['Total'], r['Free'],
+                 r['Used'], r['State'], r['Resource Class'], r['VF Pool'],
+                 r['PCI ID']) for a, r in rows.items()})
+        [row] = self.gpu('device', 'list', '--vgpu-type', 'l40s-24q')
+        self.assertEqual((L40S_HOST, '0000:e1:00.0'),
+                         (row['Host'], row['Address']))
+        summary = {(r['Model'], r['vGPU Type']): r
+                   for r in self.gpu('device', 'summary')}
+        self.assertEqual((1, 4, 0), (
+            summary['L40S', 'L40S-12Q']['Devices'],
+            summary['L40S', 'L40S-12Q']['Total'],
+            summary['L40S', 'L40S-12Q']['Used']))
+
+    def test_alias_flavor_boots_on_its_type_and_counts_on_its_gpu(self):
+        name = self.flavor_name()
+        conf = ('--nova-conf', self.nova_conf())
+        self.gpu('flavor', 'create', name, '--vcpus', 1, '--ram', 512,
+                 '--disk', 1, '--alias', 'l40s-24q:2', *conf)
+        self.assertEqual(1, self.capacity(name, *conf)['Servers'])
+        server = self.boot(name)
+        self.assertEqual(
+            {'%s_0000:E1:00.0' % L40S_HOST: {'CUSTOM_VGPU_L40S_24Q': 2}},
+            self.gpus_held(server['id']))
+        row = self.rows()['0000:e1:00.0']
+        self.assertEqual((2, 0, 'in-use'),
+                         (row['Used'], row['Free'], row['State']))
+        [record] = self.gpu('allocation', 'show', server['id'])['GPUs']
+        self.assertEqual(('0000:e1:00.0', 'L40S', 'L40S-24Q', 2), (
+            record['address'], record['model'], record['vgpu_type'],
+            record['amount']))
+        self.assertEqual(0, self.capacity(name, *conf)['Servers'])
+        self.boot(name, status='ERROR')
+
+    def test_vgpu_type_of_passed_through_vfs_points_to_the_alias(self):
+        line = self.gpu_fails('flavor', 'create', self.flavor_name(),
+                              '--vcpus', 1, '--ram', 512, '--disk', 1,
+                              '--vgpu', 1, '--vgpu-type', 'L40S-12Q')
+        self.assertIn('use --alias NAME:COUNT with the [pci] alias of class '
+                      'CUSTOM_VGPU_L40S_12Q', line)
+
+    def test_generate_writes_what_the_host_runs_with(self):
+        found = self.gpu('config', 'generate', '--sysfs', self.sysfs(),
+                         '--release', self.sandbox().release.name)
+        written = found['compute']['pci']['device_spec']
+        with open(os.path.join(self.sandbox().state.nova_conf_dir,
+                               'compute-%s.conf' % L40S_HOST)) as f:
+            running = [json.loads(line.split('=', 1)[1]) for line in f
+                       if line.startswith('device_spec')]
+
+        def key(spec):   # the same traits in any order
+            return json.dumps(dict(spec, traits=sorted(
+                spec['traits'].split(','))), sort_keys=True)
+
+        self.assertEqual(sorted(map(key, running)), sorted(map(key, written)))
+        self.assertEqual(['0000:a1:00.4', '0000:a1:00.5', '0000:a1:00.6',
+                          '0000:a1:00.7', '0000:e1:00.4', '0000:e1:00.5'],
+                         [vf for vf, _ in found['vgpu_types']])
+        # the providers predicted are those Nova made
+        for p in found['placement']:
+            real = self.provider(p['provider'].replace('<hypervisor>',
+                                                       L40S_HOST))
+            record = self.inventory(real['name'], p['resource_class'])
+            self.assertEqual(p['total'], record['total'])
+        code, out, err = self.run_openstack(
+            'gpu', 'config', 'generate', '--sysfs', self.sysfs(),
+            '--release', self.sandbox().release.name)
+        self.assertEqual(0, code, err)
+        self.assertIn("ExecStart=/bin/sh -c 'echo ", out)
+        self.assertIn('systemctl enable --now nvidia-vgpu-types.service', out)
+
+    def test_check_catches_a_vf_left_managed_and_two_classes_on_one_gpu(self):
+        conf = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'nova.conf')
+        with open(conf, 'w') as f:
+            f.write('[pci]\nreport_in_placement = true\n'
+                    'device_spec = {"vendor_id": "10de", "product_id": '
+                    '"26b9", "address": "0000:a1:00.4", "resource_class": '
+                    '"CUSTOM_VGPU_L40S_12Q"}\n'
+                    'device_spec = {"vendor_id": "10de", "product_id": '
+                    '"26b9", "address": "0000:a1:00.5", "managed": "no", '
+                    '"resource_class": "CUSTOM_VGPU_L40S_8Q"}\n')
+        code, out, err = self.run_openstack(
+            'gpu', 'config', 'check', conf, '--sysfs', self.sysfs(),
+            '--release', self.sandbox().release.name, '-f', 'json')
+        self.assertEqual(1, code, err)
+        problems = ' '.join(r['Problem'] for r in json.loads(out)
+                            if r['Level'] == 'error')
+        self.assertIn('0000:a1:00.4: VFs of NVIDIA\'s variant driver '
+                      'without "managed": "no"', problems)
+        self.assertIn('the VFs of GPU 0000:a1:00.0 get 2 resource classes',
+                      problems)
+        clean = os.path.join(self.sandbox().state.nova_conf_dir,
+                             'compute-%s.conf' % L40S_HOST)
+        self.assertEqual([], [r for r in self.gpu(
+            'config', 'check', clean, '--sysfs', self.sysfs(), '--release',
+            self.sandbox().release.name) if r['Level'] == 'error'])

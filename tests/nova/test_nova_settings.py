@@ -2,6 +2,7 @@
 checks of a nova.conf (nova_checks); the generated settings are fed to
 Nova's own parsers."""
 import dataclasses
+from unittest import mock
 import os
 import shutil
 import tempfile
@@ -427,3 +428,160 @@ class TestPlacement(TestCase):
             "COMPUTE_MANAGED_PCI_DEVICE,OWNER_NOVA\n",
             nova_settings.placement_text(found.placement))
         self.assertEqual('', nova_settings.placement_text([]))
+
+
+class TestVariantDriver(TestCase):
+    """NVIDIA's kernel variant driver: the sandbox's vgpu-l40s-1 hardware
+    as its sysfs copy (two L40S; 4 VFs given L40S-12Q on one, 2 given
+    L40S-24Q on the other)."""
+
+    def setUp(self):
+        super().setUp()
+        from gpu_sandbox import fleet
+        from gpu_sandbox import hardware
+
+        self.root = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.root)
+        self.functions = hardware.fleet_functions(
+            fleet.load().host('vgpu-l40s-1'))
+        hardware.write_sysfs(self.root, self.functions)
+        self.host = sysfs.read(self.root)
+
+    def test_sysfs_reads_the_type_of_each_vf(self):
+        vf = self.host.functions['0000:a1:00.4']
+        self.assertEqual('1102', vf.current_vgpu_type)
+        self.assertEqual('NVIDIA L40S-12Q', self.host.vgpu_type_name(vf))
+        untyped = self.host.functions['0000:a1:01.3']
+        self.assertEqual(sysfs.NO_VGPU_TYPE, untyped.current_vgpu_type)
+        self.assertIsNone(self.host.vgpu_type_name(untyped))
+
+    def test_typed_vfs_unmanaged_with_a_class_per_type(self):
+        found = nova_settings.generate(self.host)
+        specs = nova_settings.as_data(found.compute)['pci']['device_spec']
+        self.assertEqual(6, len(specs))
+        self.assertEqual({'no'}, {s['managed'] for s in specs})
+        self.assertEqual(
+            {'CUSTOM_GPU_PCI_10DE_26B9,CUSTOM_VGPU_TYPE_L40S_12Q',
+             'CUSTOM_GPU_PCI_10DE_26B9,CUSTOM_VGPU_TYPE_L40S_24Q'},
+            {s['traits'] for s in specs})
+        aliases = nova_settings.as_data(found.controller)['pci']['alias']
+        self.assertEqual([('l40s-12q', 'CUSTOM_VGPU_L40S_12Q', 'type-VF'),
+                          ('l40s-24q', 'CUSTOM_VGPU_L40S_24Q', 'type-VF')],
+                         [(a['name'], a['resource_class'], a['device_type'])
+                          for a in aliases])
+        self.assertEqual([('<hypervisor>_0000:A1:00.0',
+                           'CUSTOM_VGPU_L40S_12Q', 4),
+                          ('<hypervisor>_0000:E1:00.0',
+                           'CUSTOM_VGPU_L40S_24Q', 2)],
+                         [(p['provider'], p['resource_class'], p['total'])
+                          for p in found.placement])
+        self.assertEqual(['0000:a1:00.0', '0000:e1:00.0'], found.sriov_gpus)
+        self.assertEqual([], found.warnings)
+        unit = nova_settings.vgpu_type_unit(found.vgpu_types)
+        self.assertIn("ExecStart=/bin/sh -c 'echo 1103 > /sys/bus/pci/"
+                      "devices/0000:e1:00.5/nvidia/current_vgpu_type'", unit)
+        self.assertIn('After=nvidia-sriov-manage@0000:a1:00.0.service '
+                      'nvidia-sriov-manage@0000:e1:00.0.service', unit)
+        self.assertTrue(all(line.startswith('#')
+                            for line in unit.splitlines()))
+
+    def test_nova_takes_the_specs_and_picks_the_typed_vfs(self):
+        found = nova_settings.generate(self.host)
+        specs = [nova_settings._ini_value(s.value) for s in found.compute
+                 if s.option == 'device_spec']
+        with mock.patch('nova.pci.utils.is_physical_function',
+                        return_value=False):
+            whitelist = nova_whitelist.Whitelist(specs)
+        picked = [f.address for f in self.functions
+                  if whitelist.device_assignable({
+                      'vendor_id': f.vendor_id, 'product_id': f.product_id,
+                      'address': f.address, 'parent_addr': f.physfn})]
+        self.assertEqual([v for v, _ in found.vgpu_types], picked)
+        # Nova's own spelling of "no"
+        self.assertEqual({'false'}, {s.tags['managed']
+                                     for s in whitelist.specs})
+
+    def test_generated_settings_pass_the_check(self):
+        found = nova_settings.generate(self.host)
+        conf = novaconf.load([self.write(
+            nova_settings.ini(found.compute) + '\n'
+            + nova_settings.ini(found.controller))])
+        self.assertEqual([], nova_checks.check(conf, self.host))
+
+    def test_a_gpu_with_no_typed_vf_is_a_warning(self):
+        for f in self.host.functions.values():
+            if f.physfn == '0000:e1:00.0':
+                self.host.functions[f.address] = dataclasses.replace(
+                    f, current_vgpu_type=sysfs.NO_VGPU_TYPE)
+        found = nova_settings.generate(self.host)
+        [warning] = found.warnings
+        self.assertIn('0000:e1:00.0', warning)
+        self.assertIn('none of its 4 VFs has a vGPU type', warning)
+        self.assertIn('1104 NVIDIA L40S-48Q', warning)
+        self.assertEqual(4, len(found.vgpu_types))
+
+    def test_check_catches_managed_mixed_classes_and_untyped_vfs(self):
+        path = self.write(
+            '[pci]\nreport_in_placement = true\n'
+            'device_spec = {"address": "0000:a1:00.4", "resource_class": '
+            '"CUSTOM_VGPU_L40S_12Q"}\n'
+            'device_spec = {"address": "0000:a1:00.5", "managed": "no", '
+            '"resource_class": "CUSTOM_VGPU_L40S_8Q"}\n'
+            'device_spec = {"address": "0000:a1:01.3", "managed": "no", '
+            '"resource_class": "CUSTOM_VGPU_L40S_12Q"}\n')
+        found = nova_checks.check(novaconf.load([path]), self.host)
+        self.assertEqual(
+            [(nova_checks.ERROR, ':3', 'without "managed": "no"'),
+             (nova_checks.ERROR, ':4', 'get 2 resource classes'),
+             (nova_checks.WARNING, ':5', 'no vGPU type is set')],
+            [(f.level, f.where[-2:], next(
+                w for w in ('without "managed": "no"',
+                            'get 2 resource classes', 'no vGPU type is set')
+                if w in f.problem)) for f in found])
+        old = nova_checks.check(novaconf.load([path]), release=('2024.1',))
+        self.assertEqual(2, len([f for f in old if 'managed' in f.problem
+                                 and f.level == nova_checks.ERROR]))
+
+
+class TestMaxInstance(TestCase):
+    """The sandbox's vgpu-l4-1: an L4 with 8 VFs whose type, L4-4Q, fits 6
+    vGPUs on the GPU (max_instance=6 in NVIDIA's type description)."""
+
+    def setUp(self):
+        super().setUp()
+        from gpu_sandbox import fleet
+        from gpu_sandbox import hardware
+
+        self.root = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.root)
+        hardware.write_sysfs(self.root, hardware.fleet_functions(
+            fleet.load().host('vgpu-l4-1')))
+        self.host = sysfs.read(self.root)
+
+    def test_read_from_the_description(self):
+        [t] = self.host.functions['0000:ca:00.4'].mdev_types
+        self.assertEqual(('NVIDIA L4-4Q', 6), (t.name, t.max_instance))
+
+    def test_generate_lists_what_the_gpu_holds(self):
+        found = nova_settings.generate(self.host)
+        group = nova_settings.as_data(found.compute)['mdev_nvidia-880']
+        self.assertEqual((6, 6), (len(group['device_addresses']),
+                                  group['max_instances']))
+        self.assertEqual('0000:ca:01.1', group['device_addresses'][-1])
+        [warning] = found.warnings
+        self.assertIn('8 VFs of 0000:ca:00.0 offer nvidia-880, but the GPU '
+                      'holds at most 6', warning)
+        self.assertEqual(6, sum(p['total'] for p in found.placement))
+
+    def test_check_warns_of_vfs_past_it(self):
+        vfs = sorted(a for a, f in self.host.functions.items() if f.physfn)
+        text = ('[devices]\nenabled_mdev_types = nvidia-880\n'
+                '[mdev_nvidia-880]\ndevice_addresses = %s\n' % ','.join(vfs))
+        [finding] = nova_checks.check(novaconf.load([self.write(text)]),
+                                      self.host)
+        self.assertEqual(nova_checks.WARNING, finding.level)
+        self.assertIn('8 VFs of 0000:ca:00.0', finding.problem)
+        # capped as Nova caps: the first 6 in order
+        capped = text + 'max_instances = 6\n'
+        self.assertEqual([], nova_checks.check(
+            novaconf.load([self.write(capped)]), self.host))

@@ -16,14 +16,16 @@ class TestDefaultFleet(testtools.TestCase):
         self.assertEqual(['gpu-a30-1', 'gpu-a100-1', 'gpu-h100-1',
                           'gpu-rtx-1', 'vgpu-1', 'gpu-l40s-1', 'gpu-sriov-1',
                           'vgpu-2', 'vgpu-a40-1', 'vgpu-a10-1', 'vgpu-l4-1',
-                          'cyborg-1'],
+                          'vgpu-l40s-1', 'cyborg-1'],
                          [h.name for h in self.fleet.hosts])
         expected = self.fleet.expected_providers()
         # the seeds' 13 GPUs, 2 L40S, the NIC and the NVMe drive, one VF
         # pool, 2 custom-class vGPU GPUs, 2 Cyborg T4s, and a provider per
         # vGPU VF: 16 of 2 A40s, 6 + 3 of 2 A10s, 6 of an L4's 8 (its
-        # max_instances)
-        self.assertEqual(22 + 16 + 9 + 6, len(expected))
+        # max_instances), and a VF pool per variant-driver L40S
+        self.assertEqual(22 + 16 + 9 + 6 + 2, len(expected))
+        self.assertEqual('CUSTOM_VGPU_L40S_24Q',
+                         expected['vgpu-l40s-1_0000:E1:00.0'])
         self.assertEqual('CUSTOM_VGPU_A40',
                          expected['vgpu-a40-1_pci_0000_61_01_3'])
         self.assertIn('vgpu-l4-1_pci_0000_ca_01_1', expected)
@@ -74,7 +76,7 @@ class TestDefaultFleet(testtools.TestCase):
         a30 = fleet.render_conf(self.fleet.compute_conf(
             self.fleet.host('gpu-a30-1')))
         self.assertEqual(1, a30.count('device_spec = '))
-        self.assertEqual(8, a30.count('alias = '))  # one line per alias
+        self.assertEqual(10, a30.count('alias = '))  # one line per alias
 
     def test_legacy_fleet_has_no_pci_in_placement(self):
         legacy = fleet.load('legacy')
@@ -112,7 +114,8 @@ class TestDefaultFleet(testtools.TestCase):
     def test_aliases_are_written_as_given(self):
         aliases = [json.loads(a) for a in self.fleet.alias_config()]
         self.assertEqual(['a30', 'a100', 'h100', 'rtx3090', 'l40s', 'x710',
-                          'nvme', 'mi25-vf'], [a['name'] for a in aliases])
+                          'nvme', 'mi25-vf', 'l40s-12q', 'l40s-24q'],
+                         [a['name'] for a in aliases])
         self.assertEqual('CUSTOM_A100', aliases[1]['resource_class'])
 
     def test_vgpu_inventories_use_libvirt_names(self):
@@ -403,3 +406,71 @@ class TestBadBaremetalFleet(testtools.TestCase):
             'hosts': {'r1': {'sysfs': '/s'}}, 'nova_conf': '/n',
             'baremetal': {'bm-1': {}}})
         self.assertIn('a rehearsal has no baremetal nodes', str(e))
+
+
+class TestVariantDriverFleet(testtools.TestCase):
+    """vgpu-l40s-1: NVIDIA's kernel variant driver, VFs passed through."""
+
+    def setUp(self):
+        super().setUp()
+        self.host = fleet.load().host('vgpu-l40s-1')
+
+    def gpu(self, **vfs):
+        d = {'address': '0000:a1:00.0', 'vendor_id': '10de',
+             'product_id': '26b9', 'device_type': 'type-PF',
+             'resource_class': 'CUSTOM_VGPU_L40S_12Q',
+             'vfs': dict({'count': 8, 'product_id': '26b9',
+                          'vgpu_type': 'L40S-12Q'}, **vfs)}
+        return {'hosts': {'h1': {'pci': [d]}}}
+
+    def test_one_device_spec_per_typed_vf_unmanaged(self):
+        specs = [json.loads(s) for s in self.host.device_spec()]
+        # the type fits 4 vGPUs on a 12Q GPU and 2 on a 24Q one
+        self.assertEqual(['0000:a1:00.4', '0000:a1:00.5', '0000:a1:00.6',
+                          '0000:a1:00.7', '0000:e1:00.4', '0000:e1:00.5'],
+                         [s['address'] for s in specs])
+        self.assertEqual({'no'}, {s['managed'] for s in specs})
+        self.assertEqual({'CUSTOM_VGPU_L40S_12Q', 'CUSTOM_VGPU_L40S_24Q'},
+                         {s['resource_class'] for s in specs})
+        self.assertEqual({'26b9'}, {s['product_id'] for s in specs})
+
+    def test_sysfs_shows_the_type_on_each_typed_vf(self):
+        from gpu_sandbox import hardware
+
+        functions = {f.address: f for f in
+                     hardware.fleet_functions(self.host)}
+        gpu = functions['0000:a1:00.0']
+        self.assertEqual(8, len(gpu.virtfns))
+        self.assertEqual(['NVIDIA L40S-8Q', 'NVIDIA L40S-12Q',
+                          'NVIDIA L40S-24Q', 'NVIDIA L40S-48Q'],
+                         [t.name for t in gpu.creatable_vgpu_types])
+        typed = [a for a in gpu.virtfns
+                 if functions[a].current_vgpu_type != '0']
+        self.assertEqual(4, len(typed))
+        self.assertEqual({'nvidia'}, {functions[a].driver
+                                      for a in gpu.virtfns})
+        # the GPU is full: its other VFs can make no vGPU
+        self.assertEqual((), functions[gpu.virtfns[-1]].creatable_vgpu_types)
+
+    def test_refusals(self):
+        e = self.assertRaises(fleet.FleetError, fleet.parse,
+                              self.gpu(vgpu_type='L40S-3Q'))
+        self.assertIn('vgpu_type L40S-3Q is not one 10de:26b9 offers', str(e))
+        data = self.gpu()
+        del data['hosts']['h1']['pci'][0]['resource_class']
+        e = self.assertRaises(fleet.FleetError, fleet.parse, data)
+        self.assertIn('need a resource_class', str(e))
+
+    def test_left_out_before_2025_1(self):
+        from gpu_sandbox import releases
+
+        data, notes = fleet.for_release(fleet.read(),
+                                        releases.get('2024.1'))
+        self.assertEqual([], [d for d in fleet.parse(data).host(
+            'vgpu-l40s-1').pci])
+        self.assertIn('variant-driver vGPUs left out on 2024.1 (Nova has '
+                      'device_spec managed from 2025.1): vgpu-l40s-1',
+                      ' '.join(notes))
+        data, notes = fleet.for_release(fleet.read(),
+                                        releases.get('2025.2'))
+        self.assertEqual(2, len(fleet.parse(data).host('vgpu-l40s-1').pci))

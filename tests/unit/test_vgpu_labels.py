@@ -9,6 +9,7 @@ import testtools
 
 from gpuclient.hostconfig import novaconf
 from gpuclient.hostconfig import sysfs
+from gpuclient.model import audit
 from gpuclient.model import devices
 from gpuclient.model import flavors
 from gpuclient.model import host_labels
@@ -354,6 +355,20 @@ class TestLabelPlan(TestCase):
             [(p.address, p.gpu, p.vfs, p.problem, set(p.wanted))
              for p in plans])
 
+    def test_a_gpu_past_max_instances_gets_a_row(self):
+        # a pre-Ampere GPU max_instances leaves without a provider
+        conf = self.conf('[devices]\nenabled_mdev_types = nvidia-11\n'
+                         '[mdev_nvidia-11]\nmax_instances = 16\n')
+        host = sysfs.read(os.path.join(SYSFS, 'vgpu'))
+        plans = host_labels.plan(build(m60()), host, conf)
+        hidden = [p for p in plans if p.device is None]
+        self.assertEqual(
+            sorted(a for a, f in host.functions.items()
+                   if f.mdev_types and a != '0000:84:00.0'),
+            [p.address for p in hidden])
+        self.assertIn('Nova left this GPU out (past [mdev_nvidia-11] '
+                      'max_instances?)', hidden[0].problem)
+
     def test_changed(self):
         stale = labels.label_traits('0000:41:00.0', '10de:2235',
                                      'NVIDIA A40-4Q', 4)
@@ -414,3 +429,72 @@ class TestFlavorVgpuType(testtools.TestCase):
                           'trait:CUSTOM_VGPU_TYPE_A40_2Q': 'required'},
                          vgpu_type_specs('A40-2Q', found, 'VGPU'))
         self.assertIn('of class VGPU', self.refused('A40-4Q', found, 'VGPU'))
+
+
+class TestVanishedVfs(TestCase):
+    """A reboot that did not enable the VFs again: Nova keeps their
+    providers; the labels say how many VFs the GPU has now."""
+
+    def test_plan_labels_the_vfs_the_gpu_has_now(self):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'nova.conf')
+        with open(path, 'w') as f:
+            f.write('[devices]\nenabled_mdev_types = nvidia-558\n')
+        conf = novaconf.load([path])
+        found = build(*[vgpu(H, a, label=A40_41, held=['s1'] if a == VFS_41[5]
+                             else ()) for a in VFS_41])
+        host = a40_sysfs()   # 41:00.0 has 4 of its 8 VFs enabled now
+        plans = {p.address: p for p in host_labels.plan(found, host, conf)
+                 if p.address in VFS_41[4:]}
+        wanted = A40_41 - {'CUSTOM_GPU_VFS_8'} | {'CUSTOM_GPU_VFS_4'}
+        for a, p in plans.items():
+            self.assertEqual((wanted, None), (set(p.wanted), p.problem), a)
+            self.assertIn('VF %s is not on this host: GPU 0000:41:00.0 has 4 '
+                          'VFs enabled' % a, p.note)
+        self.assertIn('a server holds there', plans[VFS_41[5]].note)
+        self.assertNotIn('a server holds there', plans[VFS_41[4]].note)
+
+    def test_the_providers_past_the_count_are_the_vanished_ones(self):
+        label = A40_41 - {'CUSTOM_GPU_VFS_8'} | {'CUSTOM_GPU_VFS_6'}
+        [gpu] = devices.by_gpu(build(*[
+            vgpu(H, a, label=label, held=['s1'] if a == VFS_41[7] else ())
+            for a in VFS_41]))
+        self.assertEqual(VFS_41[6:], [v.address for v in gpu.vanished_vfs])
+        finding, = audit.CHECKS['vgpu-vfs-vanished'].run(
+            audit.Estate(devices=gpu.vfs))
+        self.assertEqual(('error', '%s:0000:41:00.0' % H),
+                         (finding.severity, finding.subject))
+        self.assertIn('servers s1 hold vGPUs on VFs that are gone',
+                      finding.detail)
+        self.assertIn('0000:41:01.2, 0000:41:01.3', finding.detail)
+        # all there: nothing to say; no VF count known: nothing either
+        [whole] = devices.by_gpu(build(*[vgpu(H, a, label=A40_41)
+                                         for a in VFS_41]))
+        self.assertEqual([], whole.vanished_vfs)
+        [unlabelled] = devices.by_gpu(build(*[vgpu(H, a) for a in VFS_41]))
+        self.assertEqual([], unlabelled.vanished_vfs)
+
+
+class TestVariantDriverPool(TestCase):
+    """A variant-driver GPU's VF pool: a Nova PCI provider whose
+    device_spec traits name its type and the GPU's ids."""
+
+    def test_pool_shows_model_and_type(self):
+        snap = snapshot_mod.Snapshot([provider('r', 'vgpu-l40s-1'), provider(
+            'p', 'vgpu-l40s-1_0000:41:00.0', 'r')], {'p'}, set())
+        snap.inventories['p'] = inventory('CUSTOM_VGPU_L40S_12Q', 4)
+        snap.allocations['p'] = allocations(s1={'CUSTOM_VGPU_L40S_12Q': 2})
+        snap.traits['p'] = traits('CUSTOM_GPU_PCI_10DE_26B9',
+                                  'CUSTOM_VGPU_TYPE_L40S_12Q')
+        [d] = devices.build(snap)
+        self.assertEqual(
+            (devices.PASSTHROUGH, 'L40S', 'L40S-12Q', '10de:26b9', 4, 2,
+             '0000:41:00.0', '0000:41:00.0'),
+            (d.kind, d.model, d.vgpu_type, d.pci_id, d.vf_pool, d.used,
+             d.address, d.gpu_address))
+        self.assertEqual([], devices.unlabelled([d]))
+        e = str(self.assertRaises(flavors.InvalidFlavor, vgpu_type_specs,
+                                  'L40S-12Q', [d]))
+        self.assertIn('--alias NAME:COUNT with the [pci] alias of class '
+                      'CUSTOM_VGPU_L40S_12Q', e)
+

@@ -108,3 +108,17 @@ class TestGeneratedSettingsInNova(testtools.TestCase):
         predicted = self.assert_rehearsal_shows_prediction(
             'vgpu', '--mdev-type', 'nvidia-11', '--mdev-type', 'nvidia-12')
         self.assertEqual(2, len(predicted))
+
+    def test_variant_driver_host(self):
+        # the sandbox's variant-driver L40S host as its sysfs copy
+        from gpu_sandbox import fleet
+        from gpu_sandbox import hardware
+
+        sysfs = os.path.join(self.home, 'sys')
+        hardware.write_sysfs(sysfs, hardware.fleet_functions(
+            fleet.load().host('vgpu-l40s-1')))
+        predicted = self.assert_rehearsal_shows_prediction(sysfs)
+        self.assertEqual({'CUSTOM_VGPU_L40S_12Q': 4,
+                          'CUSTOM_VGPU_L40S_24Q': 2},
+                         {p['resource_class']: p['total']
+                          for p in predicted})
