@@ -84,7 +84,7 @@ class TestDeviceList(base.SandboxTestCase):
         """The passthrough rows: the variant-driver pools where the
         sandbox's release has them."""
         if releases.has('managed', self.sandbox().release.name):
-            return dict(PASSTHROUGH, **VARIANT)
+            return {**PASSTHROUGH, **VARIANT}
         return PASSTHROUGH
 
     def test_lists_every_gpu_of_the_default_fleet(self):

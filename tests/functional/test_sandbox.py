@@ -10,7 +10,7 @@ from tests.functional import base
 PCI_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
 HOSTS = ['gpu-a30-1', 'gpu-a100-1', 'gpu-h100-1', 'gpu-rtx-1', 'vgpu-1',
          'gpu-l40s-1', 'gpu-sriov-1', 'vgpu-2', 'vgpu-a40-1', 'vgpu-a10-1',
-         'vgpu-l4-1', 'cyborg-1']
+         'vgpu-l4-1', 'vgpu-l40s-1', 'cyborg-1']
 # Placement's roots are the hypervisor hostnames
 ROOTS = set(HOSTS) - {'gpu-l40s-1'} | {'gpu-l40s-1.dc1.example.org'}
 
@@ -58,6 +58,16 @@ class TestDefaultFleet(base.SandboxTestCase):
                 expected['vgpu-a40-1_pci_0000_%s_%s' % (bus, vf)] = (
                     'CUSTOM_VGPU_A40', 1,
                     nova | a40 | {'CUSTOM_GPU_ADDR_0000_%s_00_0' % bus})
+        # NVIDIA's variant driver: a VF pool per L40S, the VFs given a type,
+        # with its device_spec's class and traits (Nova 31's managed: not on
+        # 2024.1, where the host has no device)
+        if self.sandbox().release.managed:
+            for address, vgpu_type, vfs in (('A1', '12Q', 4),
+                                            ('E1', '24Q', 2)):
+                expected['vgpu-l40s-1_0000:%s:00.0' % address] = (
+                    'CUSTOM_VGPU_L40S_' + vgpu_type, vfs, PCI_TRAITS | {
+                        'CUSTOM_GPU_PCI_10DE_26B9',
+                        'CUSTOM_VGPU_TYPE_L40S_' + vgpu_type})
         providers = self.placement('GET', '/resource_providers')[
             'resource_providers']
         roots = {p['uuid']: p['name'] for p in providers
@@ -198,6 +208,10 @@ class TestDefaultFleet(base.SandboxTestCase):
             controller = f.read()
         self.assertIn('"name": "mi25-vf"', controller)
         self.assertIn('pci_in_placement = true', controller)
+        with open(os.path.join(conf_dir, 'compute-vgpu-l40s-1.conf')) as f:
+            variant = f.read()
+        if self.sandbox().release.managed:
+            self.assertEqual(6, variant.count('"managed": "no"'))
 
     def test_deleted_h100_server_leaves_its_device_reserved(self):
         device = self.released_h100()

@@ -383,8 +383,11 @@ class TestConfigSriov(SriovTestCase):
 
     def test_generate_gives_each_gpu_its_vfs_and_the_sriov_unit(self):
         found = self.config('generate', '--sysfs', self.sysfs())
-        [addresses] = found['compute']['mdev_nvidia-558'].values()
+        group = found['compute']['mdev_nvidia-558']
+        addresses = group['device_addresses']
         self.assertEqual(16, len(addresses))
+        # each A40 holds 24 A40-2Q vGPUs (max_instance), more than its 8 VFs
+        self.assertEqual(16, group['max_instances'])
         self.assertEqual({'0000:51', '0000:61'}, {a[:7] for a in addresses})
         self.assertEqual(['nvidia-558'],
                          found['compute']['devices']['enabled_mdev_types'])
@@ -403,6 +406,17 @@ class TestConfigSriov(SriovTestCase):
         unit = out[out.index('nvidia-sriov-manage@.service'):]
         self.assertTrue(all(line.startswith('#')
                             for line in unit.splitlines()[1:] if line))
+
+    def test_generate_lists_no_more_vfs_than_the_gpu_holds(self):
+        # the L4's 8 VFs, but L4-4Q fits 6 vGPUs on the GPU (max_instance)
+        found = self.config('generate', '--sysfs', self.sysfs('vgpu-l4-1'))
+        group = found['compute']['mdev_nvidia-880']
+        self.assertEqual((6, 6), (len(group['device_addresses']),
+                                  group['max_instances']))
+        self.assertIn('holds at most 6', ' '.join(found['warnings']))
+        # as many providers as Nova made on the host
+        self.assertEqual(6, len(found['placement']))
+        self.assertEqual(6, len(self.label_traits('vgpu-l4-1')))
 
     def test_vfs_not_enabled_are_caught_by_generate_and_check(self):
         copy = os.path.join(self.useFixture(fixtures.TempDir()).path, 'sys')
