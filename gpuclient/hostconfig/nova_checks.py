@@ -376,8 +376,9 @@ def _check_variant_vfs(conf, host):
             address)
     for gpu, by_class in sorted(by_gpu.items()):
         if conf.report_in_placement and len(by_class) > 1:
-            found.append(Finding(ERROR, sorted(w for w, _ in by_class.values()
-                                               )[-1], (
+            last = max((w for w, _ in by_class.values()), key=lambda w: (
+                w.rpartition(':')[0], int(w.rpartition(':')[2] or 0)))
+            found.append(Finding(ERROR, last, (
                 'the VFs of GPU %s get %d resource classes (%s): Nova counts '
                 'a GPU\'s VFs on one provider of one class and refuses this '
                 '(PlacementPciMixedResourceClassException); give one GPU\'s '

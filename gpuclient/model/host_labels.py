@@ -53,8 +53,10 @@ def mdev_type(parent: str, conf) -> str | None:
 def plan(found, host, conf) -> list[Plan]:
     """Labels for the vGPU providers Nova's libvirt driver made on one host
     (`found`: that host's devices; host: its sysfs.Host; conf: its
-    NovaConf), then a row for each mdev-capable VF of its GPUs that has no
-    provider (past max_instances, or left out of device_addresses)."""
+    NovaConf), a VF provider whose VF is gone included (_vanished); then a
+    row for each mdev-capable VF of its GPUs, and each GPU of an enabled
+    type, that has no provider (past max_instances, or left out of
+    device_addresses)."""
     plans, providers = [], set()
     for d in found:
         if not (d.kind == devices.VGPU and d.owner != devices.CYBORG

@@ -135,7 +135,7 @@ def _read_vfs(placement, snap, root, gpus) -> None:
 
 
 def _listed_traits(placement, root: str | None, candidates, cyborg,
-                   pci_managed=frozenset()) -> dict[str, dict]:
+                   pci_managed) -> dict[str, dict]:
     """{uuid: {'traits': [...]}} for Cyborg's GPUs, libvirt's vGPU
     providers, and Nova's PCI providers that hold labels, among
     `candidates`: the traits that hold a Cyborg GPU's ids (its model is
