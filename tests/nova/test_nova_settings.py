@@ -585,3 +585,26 @@ class TestMaxInstance(TestCase):
         capped = text + 'max_instances = 6\n'
         self.assertEqual([], nova_checks.check(
             novaconf.load([self.write(capped)]), self.host))
+
+
+class TestNovaRefusesTwoClassesOnOneGpu(testtools.TestCase):
+    """What config check says of one GPU's VFs given two classes, against
+    Nova's own PCI placement translator (and against the example of
+    Nova's PCI passthrough guide, "Support for multiple types of VFs",
+    which gives 0000:25:00.4 and 0000:25:00.5 two classes)."""
+
+    def test_the_translator_refuses_it(self):
+        import types
+
+        from nova.compute import pci_placement_translator as translator
+        from nova import exception
+
+        pool = translator.PciResourceProvider('host_0000:25:00.0')
+        vf = types.SimpleNamespace(vendor_id='10de', product_id='25b6',
+                                   address='0000:25:00.4')
+        pool.add_child(vf, {'resource_class': 'CUSTOM_A16_16A'})
+        other = types.SimpleNamespace(vendor_id='10de', product_id='25b6',
+                                      address='0000:25:00.5')
+        self.assertRaises(exception.PlacementPciMixedResourceClassException,
+                          pool.add_child, other,
+                          {'resource_class': 'CUSTOM_A16_8A'})
