@@ -72,10 +72,16 @@ class Cloud:
     @functools.cached_property
     def baremetal(self):
         """Ironic, or None where the catalog has no baremetal endpoint:
-        a cloud without bare metal pays that one look-up."""
+        a cloud without bare metal pays that one look-up. An auth with no
+        catalog (admin_token: its one endpoint answers for every service
+        type) has Ironic only where an endpoint override names it."""
         from gpuclient.access import baremetal
         from keystoneauth1 import exceptions as ks_exc
+        from keystoneauth1 import identity
 
+        if 'baremetal' not in self._endpoints and not isinstance(
+                self.session.auth, identity.BaseIdentityPlugin):
+            return None
         service = self._service('baremetal')
         try:
             if not service.adapter.get_endpoint():

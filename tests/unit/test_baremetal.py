@@ -227,3 +227,25 @@ class TestFind(TestCase):
         self.assertEqual((UUID, devices.BAREMETAL, 1),
                          (found.host, found.kind, found.total))
         self.assertEqual(['nodes'], asked)
+
+
+class TestIronicInTheCatalog(testtools.TestCase):
+    """An admin_token auth has no catalog: its one endpoint answers for
+    every service type, so Ironic is there only where an override says."""
+
+    def cloud(self, **endpoints):
+        from keystoneauth1 import session
+        from keystoneauth1 import token_endpoint
+
+        from gpuclient.access import cloud as cloud_mod
+
+        auth = token_endpoint.Token('http://127.0.0.1:8778', 'a-token')
+        return cloud_mod.Cloud(session.Session(auth=auth),
+                               endpoints=endpoints)
+
+    def test_no_ironic_without_a_catalog(self):
+        self.assertIsNone(self.cloud().baremetal)
+
+    def test_an_override_names_it(self):
+        self.assertIsNotNone(self.cloud(
+            baremetal='http://127.0.0.1:6385').baremetal)
