@@ -131,7 +131,7 @@ def _vanished(d, gpu) -> Plan:
     kept = {t for t in d.traits or () if labels.is_label_trait(t)
             and not t.startswith(labels.LABEL_VFS)}
     wanted = kept | {labels.LABEL_GPU + labels.trait_address(gpu.address),
-                     labels.LABEL_PCI + pci.replace(':', '_').upper(),
+                     labels.pci_trait(pci),
                      labels.LABEL_VFS + str(gpu.sriov_numvfs)}
     label = labels.read_label(wanted)
     return Plan(

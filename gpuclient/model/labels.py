@@ -54,12 +54,16 @@ def trait_address(address: str) -> str:
     return re.sub(r'[:.]', '_', address).upper()
 
 
+def pci_trait(pci: str) -> str:
+    """'10de:2235' -> 'CUSTOM_GPU_PCI_10DE_2235'."""
+    return LABEL_PCI + pci.replace(':', '_').upper()
+
+
 def type_traits(pci: str, type_name: str) -> set[str]:
     """The traits naming a GPU's vendor:product and vGPU type: on a VF
     pool of NVIDIA's variant driver, whose provider's name gives its GPU's
     address, they are all its labels (from its device_spec)."""
-    return {LABEL_PCI + pci.replace(':', '_').upper(),
-            LABEL_TYPE + type_trait_name(type_name)}
+    return {pci_trait(pci), LABEL_TYPE + type_trait_name(type_name)}
 
 
 def label_traits(gpu_address: str, pci: str, type_name: str,

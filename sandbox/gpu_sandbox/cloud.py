@@ -214,6 +214,7 @@ class Cloud(base.ServersTestBase):
             functions = hardware.without_vgpu_vfs(functions)
             connection.pci_info = hardware.pci_info(functions)
         hardware.write_sysfs(self.sysfs_dir(host.name), functions)
+
     def start_ironic_compute(self):
         """One more nova-compute, with Nova's ironic driver against the
         sandbox's Ironic (baremetal.compute_conf). Started last: the
@@ -375,12 +376,16 @@ class Control:
         elif (method, path) == ('POST', '/vfs'):
             query = dict(p.partition('=')[::2] for p in environ.get(
                 'QUERY_STRING', '').split('&') if p)
-            with self.lock:
-                self.cloud.set_vfs(query.get('host'),
-                                   query.get('enabled') == '1')
+            host, enabled = query.get('host'), query.get('enabled') == '1'
+            try:
+                with self.lock:
+                    self.cloud.set_vfs(host, enabled)
+            except ValueError as e:   # no such host, or a rehearsal's
+                start_response('400 Bad Request',
+                               [('Content-Type', 'text/plain')])
+                return [str(e).encode()]
             self.periodic(refresh_provider_cache=True)
-            body = {'host': query.get('host'),
-                    'enabled': query.get('enabled') == '1'}
+            body = {'host': host, 'enabled': enabled}
         elif (method, path) == ('POST', '/periodic'):
             started = time.monotonic()
             self.periodic(refresh_provider_cache='refresh_provider_cache'

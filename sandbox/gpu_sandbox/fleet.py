@@ -134,12 +134,10 @@ def variant_type(device, where=None) -> tuple[str, str, int]:
     for t in offered:
         if t[1].split(' ', 1)[-1].upper() == device.vgpu_type.upper():
             return t
-    raise FleetError('%s: vgpu_type %s is not one %s:%s offers '
-                               'here (%s)' % (
-                                   where or device.address, device.vgpu_type,
-                                   device.vendor_id, device.product_id,
-                                   ', '.join(t[1] for t in offered)
-                                   or 'none'))
+    raise FleetError('%s: vgpu_type %s is not one %s:%s offers here (%s)'
+                     % (where or device.address, device.vgpu_type,
+                        device.vendor_id, device.product_id,
+                        ', '.join(t[1] for t in offered) or 'none'))
 
 
 def nvidia_vf_addresses(address: str, count: int) -> list[str]:
